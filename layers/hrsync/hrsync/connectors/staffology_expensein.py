@@ -1,0 +1,57 @@
+"""Staffology Payroll -> ExpenseIn users, one way.
+
+Matched only by payroll code == user reference. Names and email are kept in step; the department follows
+the employee's department code where ExpenseIn has a department with that reference; bank details only when
+the connection's include_bank_details option is on.
+"""
+
+from __future__ import annotations
+
+from hrsync.connectors.base import Connector
+from hrsync.errors import ConfigurationError
+from hrsync.models.connection import Connection, Credentials
+from hrsync.sync.plan import Policy
+from hrsync.systems.expensein import ExpenseIn
+from hrsync.systems.http import RetryPolicy
+from hrsync.systems.staffology import StaffologyPayroll
+
+NAME = "staffology-expensein"
+
+
+def _source(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> StaffologyPayroll:
+    if not connection.source.employer_id:
+        raise ConfigurationError(f"connection {connection.id}: source.employer_id is required for Staffology")
+    return StaffologyPayroll.connect(
+        str(connection.source.base_url), connection.source.employer_id, credentials.source.api_key, policy
+    )
+
+
+def _target(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> ExpenseIn:
+    return ExpenseIn.connect(
+        str(connection.target.base_url),
+        credentials.target.api_key,
+        policy,
+        include_bank=connection.options.include_bank_details,
+    )
+
+
+def _policy(connection: Connection) -> Policy:
+    synced = ["first_name", "last_name", "email", "code", "department_code", "leave_date"]
+    if connection.options.include_bank_details:
+        synced.append("bank")
+    return Policy(
+        source_name="Staffology Payroll",
+        target_name="ExpenseIn",
+        required_fields=("first_name", "last_name", "email", "code"),
+        synced_fields=tuple(synced),
+    )
+
+
+CONNECTOR = Connector(
+    name=NAME,
+    source_name="Staffology Payroll",
+    target_name="ExpenseIn",
+    open_source=_source,
+    open_target=_target,
+    policy_for=_policy,
+)

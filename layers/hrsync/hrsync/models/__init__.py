@@ -1,0 +1,1 @@
+"""pydantic contracts shared by every layer: canonical employees, connections, work items, table records."""

@@ -1,0 +1,49 @@
+"""A connection: one customer's instance of a connector, as stored and as the API takes it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+
+class SystemEndpoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: HttpUrl
+    employer_id: str | None = Field(default=None, max_length=100)
+
+
+class ConnectionOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    include_bank_details: bool = False
+
+
+class ConnectionInput(BaseModel):
+    """Body of PUT /connections/{id}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connector: str = Field(min_length=1, max_length=64, examples=["staffology-expensein"])
+    source: SystemEndpoint
+    target: SystemEndpoint
+    secret_name: str = Field(min_length=1, max_length=512, examples=["hrsync/acme-payroll"])
+    options: ConnectionOptions = ConnectionOptions()
+
+
+class Connection(ConnectionInput):
+    id: str
+    created_at: str
+    updated_at: str
+
+
+class SystemCredentials(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    api_key: str = Field(min_length=1)
+
+
+class Credentials(BaseModel):
+    """The SecretString of a connection's secret: `{"source": {"api_key": ..}, "target": {"api_key": ..}}`."""
+
+    source: SystemCredentials
+    target: SystemCredentials

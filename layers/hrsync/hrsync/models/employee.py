@@ -1,0 +1,76 @@
+"""The canonical Employee every adapter maps to and from, and the result of reading a system."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EmploymentStatus(StrEnum):
+    CURRENT = "current"
+    UPCOMING = "upcoming"
+    FORMER = "former"
+
+
+class BankDetails(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    account_name: str | None = None
+    account_number: str | None = None
+    sort_code: str | None = None
+
+
+class Employee(BaseModel):
+    """One person as one system holds them, in hrsync's words.
+
+    `id` is the record's id in its own system; `code` is the payroll code (a source) or the reference that
+    holds it (a target). A target record is an Employee too, so planning compares like with like.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    code: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    department_code: str | None = None
+    bank: BankDetails | None = None
+    status: EmploymentStatus = EmploymentStatus.CURRENT
+    start_date: date | None = None
+    leave_date: date | None = None
+
+
+class RecordRejection(BaseModel):
+    """A vendor record that could not be read, with the field at fault. Never carries the bad value.
+
+    `record_id` is None when the record had no usable id; `keys` holds what could still be read of its
+    match keys (code, email) so a target record that cannot be read still blocks matching against it.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    record_id: str | None
+    position: str
+    field: str
+    reason: str
+    keys: dict[str, str] = {}
+    retryable: bool = False
+
+
+class Listing(BaseModel):
+    """What a read of one system returned: the records, the ones it could not read, and whether it is whole."""
+
+    records: list[Employee] = []
+    rejections: list[RecordRejection] = []
+    complete: bool = True
+    incomplete_reason: str | None = None
+
+
+class Department(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str | None = None

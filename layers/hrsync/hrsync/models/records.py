@@ -1,0 +1,127 @@
+"""What hrsync records about its work: runs, log lines, employee status and history, conflicts, failures."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SyncStatus(StrEnum):
+    """The four tabs an administrator sees."""
+
+    NOT_SYNCING = "NOT_SYNCING"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCESSFUL = "SUCCESSFUL"
+    FAILED = "FAILED"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    COMPLETED_WITH_FAILURES = "COMPLETED_WITH_FAILURES"
+    FAILED = "FAILED"
+    TIMED_OUT = "TIMED_OUT"
+
+    @property
+    def finished(self) -> bool:
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+
+
+class RunCounters(BaseModel):
+    """How a run's employees ended. `pending` counts work items not yet applied or reviewed."""
+
+    seen: int = 0
+    to_create: int = 0
+    to_update: int = 0
+    to_mark_leaver: int = 0
+    in_step: int = 0
+    not_syncing: int = 0
+    conflicts: int = 0
+    unreadable: int = 0
+    pending: int = 0
+    created: int = 0
+    updated: int = 0
+    marked_leaver: int = 0
+    failed: int = 0
+    warnings: int = 0
+
+
+class Run(BaseModel):
+    connection_id: str
+    run_id: str
+    trigger: str
+    status: RunStatus
+    queued_at: str
+    started_at: str | None = None
+    finished_at: str | None = None
+    reason: str | None = None
+    employee_ids: list[str] | None = None
+    counters: RunCounters = RunCounters()
+
+
+class LogLine(BaseModel):
+    seq: str
+    time: str
+    level: str
+    message: str
+
+
+class EmployeeState(BaseModel):
+    """The link and status of one source employee on one connection."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    connection_id: str
+    employee_id: str
+    code: str | None = None
+    status: SyncStatus
+    reason: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+    target_id: str | None = None
+    matched_by: str | None = None
+    run_id: str | None = None
+    pending_action: str | None = None
+    last_error: str | None = None
+    attempts: int = 0
+    updated_at: str | None = None
+
+
+class HistoryEntry(BaseModel):
+    time: str
+    run_id: str
+    action: str | None = None
+    fields: list[str] = Field(default_factory=list)
+    outcome: SyncStatus
+    reason: str | None = None
+
+
+class ConflictKind(StrEnum):
+    DUPLICATE_PAYROLL_CODE = "duplicate_payroll_code"
+    DUPLICATE_TARGET_REFERENCE = "duplicate_target_reference"
+    DUPLICATE_EMAIL = "duplicate_email"
+
+
+class Conflict(BaseModel):
+    conflict_id: str
+    kind: ConflictKind
+    reason: str
+    code: str | None = None
+    employee_ids: list[str] = Field(default_factory=list)
+    target_ids: list[str] = Field(default_factory=list)
+    run_id: str
+
+
+class Failure(BaseModel):
+    failure_id: str
+    connection_id: str
+    employee_id: str
+    run_id: str
+    action: str
+    reason: str
+    failure_class: str
+    attempts: int
+    time: str
+    message_id: str | None = None
+    status: str = "OPEN"

@@ -1,0 +1,466 @@
+"""hrsync's records in the one DynamoDB table: connections, locks, runs, logs, employees, conflicts, failures.
+
+Items with `expires_at` (runs, log lines, history, failures) are kept a month. DynamoDB deletes expired
+items lazily, so every read here ignores an item whose `expires_at` has passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from hrsync import clock
+from hrsync.errors import NotFoundError, RunInProgressError, StateConflictError
+from hrsync.models.connection import Connection
+from hrsync.models.records import (
+    Conflict,
+    EmployeeState,
+    Failure,
+    HistoryEntry,
+    LogLine,
+    Run,
+    RunCounters,
+    RunStatus,
+    SyncStatus,
+)
+from hrsync.store import dynamo, keys
+from hrsync.store.dynamo import Item, is_conditional_failure, values
+
+_NOT_EXPIRED = "(attribute_not_exists(expires_at) OR expires_at > :now)"
+
+
+def _live(item: Item | None) -> Item | None:
+    if item is None:
+        return None
+    expires = item.get("expires_at")
+    return None if expires is not None and expires <= clock.epoch() else item
+
+
+def _run_from(item: Item) -> Run:
+    return Run.model_validate(item)
+
+
+class Store:
+    """Domain reads and writes over the table. One instance per table name."""
+
+    def __init__(self, table: str, *, keep_days: int = 30) -> None:
+        self.table = table
+        self.keep_days = keep_days
+
+    # -- connections -------------------------------------------------------------------------------
+    def put_connection(self, connection: Connection) -> None:
+        item = connection.model_dump(mode="json")
+        item.update(
+            pk=keys.connection(connection.id),
+            sk=keys.CONFIG,
+            gsi1pk=keys.by_connector(connection.connector),
+            gsi1sk=keys.connection(connection.id),
+        )
+        dynamo.put(self.table, item)
+
+    def get_connection(self, connection_id: str) -> Connection:
+        item = dynamo.get(self.table, keys.connection(connection_id), keys.CONFIG)
+        if item is None:
+            raise NotFoundError(f"connection {connection_id} not found")
+        return Connection.model_validate(item)
+
+    def connections_of(self, connector: str) -> list[Connection]:
+        items = dynamo.query(
+            self.table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=values({":pk": keys.by_connector(connector)}),
+        )
+        return [Connection.model_validate(item) for item in items]
+
+    def get_state(self, connection_id: str) -> Item:
+        return dynamo.get(self.table, keys.connection(connection_id), keys.STATE) or {}
+
+    # -- the lock ------------------------------------------------------------------------------------
+    def take_lock(self, run: Run, lease_seconds: int) -> str | None:
+        """Take the connection's lock for a new run and record the run, atomically.
+
+        Returns the id of a run whose lease had expired (to be marked TIMED_OUT), or None.
+        Raises RunInProgressError naming the running run while a live lease is held.
+        """
+        pk = keys.connection(run.connection_id)
+        now = clock.epoch()
+        state = self.get_state(run.connection_id)
+        holder = state.get("lock_run_id")
+        if holder and int(state.get("lock_expires_at", 0)) > now:
+            raise RunInProgressError(run.connection_id, holder)
+        condition = "attribute_not_exists(lock_run_id)" if not holder else "lock_run_id = :holder"
+        expression_values: dict[str, Any] = {":run": run.run_id, ":exp": now + lease_seconds}
+        if holder:
+            expression_values[":holder"] = holder
+        run_item = self._run_item(run)
+        try:
+            dynamo.client().transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": values({"pk": pk, "sk": keys.STATE}),
+                            "UpdateExpression": "SET lock_run_id = :run, lock_expires_at = :exp, last_run_id = :run",
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeValues": values(expression_values),
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": dynamo.serialize(run_item),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                current = self.get_state(run.connection_id).get("lock_run_id") or "unknown"
+                raise RunInProgressError(run.connection_id, current) from exc
+            raise
+        return holder or None
+
+    def extend_lease(self, connection_id: str, run_id: str, lease_seconds: int) -> bool:
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.connection(connection_id), "sk": keys.STATE}),
+                UpdateExpression="SET lock_expires_at = :exp",
+                ConditionExpression="lock_run_id = :run",
+                ExpressionAttributeValues=values({":exp": clock.epoch() + lease_seconds, ":run": run_id}),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_lock(self, connection_id: str, run_id: str, *, succeeded: bool) -> None:
+        expression = "REMOVE lock_run_id, lock_expires_at"
+        expression_values: dict[str, Any] = {":run": run_id}
+        if succeeded:
+            expression = "SET last_success_at = :t, last_success_run_id = :run " + expression
+            expression_values[":t"] = clock.iso()
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.connection(connection_id), "sk": keys.STATE}),
+                UpdateExpression=expression,
+                ConditionExpression="lock_run_id = :run",
+                ExpressionAttributeValues=values(expression_values),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise  # someone else holds it now (our lease expired): theirs to release
+
+    # -- runs ------------------------------------------------------------------------------------------
+    def _run_item(self, run: Run) -> Item:
+        item = run.model_dump(mode="json")
+        item.update(pk=keys.connection(run.connection_id), sk=keys.run(run.run_id), expires_at=clock.expires_at(self.keep_days))
+        return item
+
+    def get_run(self, connection_id: str, run_id: str) -> Run:
+        item = _live(dynamo.get(self.table, keys.connection(connection_id), keys.run(run_id)))
+        if item is None:
+            raise NotFoundError(f"run {run_id} of connection {connection_id} not found")
+        return _run_from(item)
+
+    def list_runs(self, connection_id: str, limit: int = 50) -> list[Run]:
+        items = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :run)",
+            FilterExpression=_NOT_EXPIRED,
+            ExpressionAttributeValues=values(
+                {":pk": keys.connection(connection_id), ":run": keys.RUN_PREFIX, ":now": clock.epoch()}
+            ),
+            ScanIndexForward=False,
+        )
+        runs = []
+        for item in items:
+            runs.append(_run_from(item))
+            if len(runs) >= limit:
+                break
+        return runs
+
+    def _update_run(self, connection_id: str, run_id: str, expression: str, condition: str, names: dict[str, str], vals: dict[str, Any]) -> Item | None:
+        try:
+            response = dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.connection(connection_id), "sk": keys.run(run_id)}),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values(vals),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return None
+            raise
+        return dynamo.deserialize(response["Attributes"])
+
+    def mark_run_started(self, connection_id: str, run_id: str) -> bool:
+        """QUEUED -> RUNNING, once. A second invocation of the same run gets False and must do nothing."""
+        item = self._update_run(
+            connection_id,
+            run_id,
+            "SET #s = :running, started_at = :t",
+            "#s = :queued",
+            {"#s": "status"},
+            {":running": RunStatus.RUNNING.value, ":queued": RunStatus.QUEUED.value, ":t": clock.iso()},
+        )
+        return item is not None
+
+    def record_plan(self, connection_id: str, run_id: str, counters: RunCounters) -> None:
+        """Store the planned counters (pending = work items about to be queued) before any is sent."""
+        item = self._update_run(
+            connection_id,
+            run_id,
+            "SET counters = :c",
+            "#s = :running",
+            {"#s": "status"},
+            {":c": counters.model_dump(), ":running": RunStatus.RUNNING.value},
+        )
+        if item is None:
+            raise StateConflictError(f"run {run_id} is no longer running")
+
+    def end_run(self, connection_id: str, run_id: str, status: RunStatus, reason: str | None = None, *, only_if_idle: bool) -> Run | None:
+        """Move a running run to its final status, once. With only_if_idle, only when no work item is pending."""
+        condition = "#s IN (:running, :queued)"
+        if only_if_idle:
+            condition += " AND counters.pending <= :zero"
+        vals: dict[str, Any] = {
+            ":status": status.value,
+            ":t": clock.iso(),
+            ":running": RunStatus.RUNNING.value,
+            ":queued": RunStatus.QUEUED.value,
+            ":reason": reason,
+        }
+        if only_if_idle:
+            vals[":zero"] = 0
+        item = self._update_run(
+            connection_id, run_id, "SET #s = :status, finished_at = :t, reason = :reason", condition, {"#s": "status"}, vals
+        )
+        return _run_from(item) if item else None
+
+    # -- the run log -------------------------------------------------------------------------------
+    def log(self, run_id: str, message: str, level: str = "INFO") -> None:
+        seq = clock.sequence()
+        dynamo.put(
+            self.table,
+            {
+                "pk": keys.run(run_id),
+                "sk": keys.log_line(seq),
+                "seq": seq,
+                "time": clock.iso(),
+                "level": level,
+                "message": message,
+                "expires_at": clock.expires_at(self.keep_days),
+            },
+        )
+
+    def read_log(self, run_id: str) -> list[LogLine]:
+        items = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :log)",
+            FilterExpression=_NOT_EXPIRED,
+            ExpressionAttributeValues=values({":pk": keys.run(run_id), ":log": keys.LOG_PREFIX, ":now": clock.epoch()}),
+        )
+        return [LogLine.model_validate(item) for item in items]
+
+    # -- employees -----------------------------------------------------------------------------------
+    def employee_item(self, state: EmployeeState) -> Item:
+        item = state.model_dump(mode="json")
+        item.update(
+            pk=keys.connection(state.connection_id),
+            sk=keys.employee(state.employee_id),
+            gsi1pk=keys.by_status(state.connection_id, state.status.value),
+            gsi1sk=keys.employee(state.employee_id),
+        )
+        if state.target_id:
+            item.update(gsi2pk=keys.by_target(state.connection_id, state.target_id), gsi2sk=keys.employee(state.employee_id))
+        return item
+
+    def employee_states(self, connection_id: str) -> dict[str, EmployeeState]:
+        items = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :emp)",
+            ExpressionAttributeValues=values({":pk": keys.connection(connection_id), ":emp": keys.EMPLOYEE_PREFIX}),
+        )
+        states = (EmployeeState.model_validate(item) for item in items)
+        return {state.employee_id: state for state in states}
+
+    def get_employee_state(self, connection_id: str, employee_id: str) -> EmployeeState | None:
+        item = dynamo.get(self.table, keys.connection(connection_id), keys.employee(employee_id))
+        return EmployeeState.model_validate(item) if item else None
+
+    def employees_by_status(self, connection_id: str, status: SyncStatus) -> list[EmployeeState]:
+        items = dynamo.query(
+            self.table,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues=values({":pk": keys.by_status(connection_id, status.value)}),
+        )
+        return [EmployeeState.model_validate(item) for item in items]
+
+    def put_employee_states(self, states: Iterable[EmployeeState], history: Iterable[tuple[EmployeeState, HistoryEntry]] = ()) -> None:
+        puts = [self.employee_item(state) for state in states]
+        puts += [self.history_item(state, entry) for state, entry in history]
+        dynamo.batch_write(self.table, puts)
+
+    def history_item(self, state: EmployeeState, entry: HistoryEntry) -> Item:
+        item = entry.model_dump(mode="json")
+        item.update(
+            pk=keys.history(state.connection_id, state.employee_id),
+            sk=keys.history_entry(entry.time, entry.run_id),
+            expires_at=clock.expires_at(self.keep_days),
+        )
+        return item
+
+    def employee_history(self, connection_id: str, employee_id: str) -> list[HistoryEntry]:
+        items = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
+            FilterExpression=_NOT_EXPIRED,
+            ExpressionAttributeValues=values(
+                {":pk": keys.history(connection_id, employee_id), ":h": keys.HISTORY_PREFIX, ":now": clock.epoch()}
+            ),
+            ScanIndexForward=False,
+        )
+        return [HistoryEntry.model_validate(item) for item in items]
+
+    def note_attempt_failed(self, connection_id: str, employee_id: str, run_id: str, reason: str) -> None:
+        """Remember why the last attempt at a pending item failed, for the review that may follow."""
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.connection(connection_id), "sk": keys.employee(employee_id)}),
+                UpdateExpression="SET last_error = :e ADD attempts :one",
+                ConditionExpression="run_id = :run AND attribute_exists(pending_action)",
+                ExpressionAttributeValues=values({":e": reason, ":one": 1, ":run": run_id}),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
+    def finish_item(
+        self,
+        state: EmployeeState,
+        entry: HistoryEntry,
+        counter: str,
+        *,
+        failure: Failure | None = None,
+    ) -> bool:
+        """Record one work item's end, exactly once: the employee's state and history, the run's counters
+        (pending -1, `counter` +1) and a failure for review, in one transaction conditional on the item
+        still being pending for this run. False when it was already finished (a redelivery)."""
+        pk = keys.connection(state.connection_id)
+        new_item = self.employee_item(state)
+        transact: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table,
+                    "Item": dynamo.serialize(new_item),
+                    "ConditionExpression": "run_id = :run AND attribute_exists(pending_action)",
+                    "ExpressionAttributeValues": values({":run": state.run_id}),
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self.table,
+                    "Key": values({"pk": pk, "sk": keys.run(state.run_id or "")}),
+                    "UpdateExpression": "ADD counters.pending :minus, counters.#c :one",
+                    "ExpressionAttributeNames": {"#c": counter},
+                    "ExpressionAttributeValues": values({":minus": -1, ":one": 1}),
+                }
+            },
+            {"Put": {"TableName": self.table, "Item": dynamo.serialize(self.history_item(state, entry))}},
+        ]
+        if failure is not None:
+            transact.append({"Put": {"TableName": self.table, "Item": dynamo.serialize(self.failure_item(failure))}})
+        try:
+            dynamo.client().transact_write_items(TransactItems=transact)
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    # -- conflicts ---------------------------------------------------------------------------------
+    def replace_conflicts(self, connection_id: str, conflicts: list[Conflict]) -> None:
+        pk = keys.connection(connection_id)
+        old = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
+            ProjectionExpression="pk, sk",
+            ExpressionAttributeValues=values({":pk": pk, ":c": keys.CONFLICT_PREFIX}),
+        )
+        new_keys = {keys.conflict(c.conflict_id) for c in conflicts}
+        deletes = [(item["pk"], item["sk"]) for item in old if item["sk"] not in new_keys]
+        puts = []
+        for conflict in conflicts:
+            item = conflict.model_dump(mode="json")
+            item.update(pk=pk, sk=keys.conflict(conflict.conflict_id))
+            puts.append(item)
+        dynamo.batch_write(self.table, puts, deletes)
+
+    def list_conflicts(self, connection_id: str) -> list[Conflict]:
+        items = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
+            ExpressionAttributeValues=values({":pk": keys.connection(connection_id), ":c": keys.CONFLICT_PREFIX}),
+        )
+        return [Conflict.model_validate(item) for item in items]
+
+    # -- lookups -----------------------------------------------------------------------------------
+    def put_lookup(self, connection_id: str, name: str, entries: list[str]) -> None:
+        dynamo.put(
+            self.table,
+            {"pk": keys.connection(connection_id), "sk": keys.lookup(name), "entries": entries, "refreshed_at": clock.iso()},
+        )
+
+    def get_lookup(self, connection_id: str, name: str) -> list[str] | None:
+        item = dynamo.get(self.table, keys.connection(connection_id), keys.lookup(name), consistent=False)
+        return list(item.get("entries") or []) if item else None
+
+    # -- failures for review -----------------------------------------------------------------------
+    def failure_item(self, failure: Failure) -> Item:
+        item = failure.model_dump(mode="json")
+        item.update(pk=keys.FAILURE_PK, sk=keys.failure(failure.failure_id), expires_at=clock.expires_at(self.keep_days))
+        return item
+
+    def list_failures(self, status: str | None = "OPEN", limit: int = 200) -> list[Failure]:
+        vals: dict[str, Any] = {":pk": keys.FAILURE_PK, ":now": clock.epoch()}
+        condition = _NOT_EXPIRED
+        names: dict[str, str] = {}
+        if status:
+            condition += " AND #st = :status"
+            vals[":status"] = status
+            names["#st"] = "status"
+        kwargs: dict[str, Any] = {}
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        items = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk",
+            FilterExpression=condition,
+            ExpressionAttributeValues=values(vals),
+            ScanIndexForward=False,
+            **kwargs,
+        )
+        failures = []
+        for item in items:
+            failures.append(Failure.model_validate(item))
+            if len(failures) >= limit:
+                break
+        return failures
+
+    def get_failure(self, failure_id: str) -> Failure:
+        item = _live(dynamo.get(self.table, keys.FAILURE_PK, keys.failure(failure_id)))
+        if item is None:
+            raise NotFoundError(f"failure {failure_id} not found")
+        return Failure.model_validate(item)

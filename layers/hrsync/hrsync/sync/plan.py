@@ -1,0 +1,356 @@
+"""plan_run: one view of the whole population -> what happens to each employee.
+
+Every source employee the run sees gets exactly one EmployeePlan: APPLY (a create, update or leaver mark
+for the worker), IN_STEP (nothing to send), NOT_SYNCING (with the reason), CONFLICT (on the conflicts
+report; nothing sent) or FAILED (could not be read). Records that could not even be identified are counted
+and named by position in `notes`.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from hrsync.models.employee import Employee, EmploymentStatus, Listing, RecordRejection
+from hrsync.models.records import ConflictKind
+from hrsync.models.work import Action
+from hrsync.sync.validate import not_syncing_reason
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A connector's rules for one connection."""
+
+    source_name: str
+    target_name: str
+    required_fields: tuple[str, ...]
+    synced_fields: tuple[str, ...]
+
+
+class Outcome(StrEnum):
+    APPLY = "apply"
+    IN_STEP = "in_step"
+    NOT_SYNCING = "not_syncing"
+    CONFLICT = "conflict"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class EmployeePlan:
+    employee_id: str
+    code: str | None
+    outcome: Outcome
+    action: Action | None = None
+    target_id: str | None = None
+    fields: tuple[str, ...] = ()
+    reason: str | None = None
+    warnings: tuple[str, ...] = ()
+    matched_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PlannedConflict:
+    kind: ConflictKind
+    key: str
+    reason: str
+    code: str | None
+    employee_ids: tuple[str, ...]
+    target_ids: tuple[str, ...]
+
+
+@dataclass
+class Plan:
+    employees: list[EmployeePlan] = field(default_factory=list)
+    conflicts: list[PlannedConflict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unreadable: int = 0
+
+    def count(self, outcome: Outcome, action: Action | None = None) -> int:
+        return sum(1 for p in self.employees if p.outcome is outcome and (action is None or p.action is action))
+
+    @property
+    def to_apply(self) -> list[EmployeePlan]:
+        return [p for p in self.employees if p.outcome is Outcome.APPLY]
+
+
+def _lower(email: str | None) -> str | None:
+    return email.lower() if email else None
+
+
+class _TargetIndex:
+    def __init__(self, target: Listing) -> None:
+        self.by_id: dict[str, Employee] = {t.id: t for t in target.records}
+        self.by_code: dict[str, list[Employee]] = defaultdict(list)
+        self.by_email: dict[str, list[Employee]] = defaultdict(list)
+        for record in target.records:
+            if record.code:
+                self.by_code[record.code].append(record)
+            if record.email:
+                self.by_email[record.email.lower()].append(record)
+        # Records we could not read still hold their keys: nothing may be matched or created over them.
+        self.unreadable_codes: dict[str, RecordRejection] = {}
+        self.unreadable_emails: dict[str, RecordRejection] = {}
+        for rejection in target.rejections:
+            if "code" in rejection.keys:
+                self.unreadable_codes[rejection.keys["code"]] = rejection
+            if "email" in rejection.keys:
+                self.unreadable_emails[rejection.keys["email"].lower()] = rejection
+
+
+def _desired(
+    source: Employee, fields: tuple[str, ...], departments: set[str] | None
+) -> tuple[dict[str, object], list[str]]:
+    """The target values the source implies for the synced fields, and warnings for what cannot be mapped."""
+    desired: dict[str, object] = {}
+    warnings: list[str] = []
+    for name in fields:
+        value = getattr(source, name)
+        if name == "department_code":
+            if value is None:
+                continue  # no department in payroll: leave the target's as it is
+            if departments is None:
+                warnings.append("departments could not be read; department left unchanged")
+                continue
+            if value not in departments:
+                warnings.append(f"department code {value} has no matching department reference; department left unchanged")
+                continue
+        if name == "leave_date" and source.status is not EmploymentStatus.FORMER:
+            value = None
+        desired[name] = value
+    return desired, warnings
+
+
+def _changed_fields(desired: dict[str, object], target: Employee) -> tuple[str, ...]:
+    return tuple(name for name, value in desired.items() if getattr(target, name) != value)
+
+
+def plan_run(
+    source: Listing,
+    target: Listing,
+    links: dict[str, str],
+    policy: Policy,
+    *,
+    departments: set[str] | None,
+    only: set[str] | None = None,
+    today: date | None = None,
+) -> Plan:
+    """Decide, for every source employee, what the run does. Pure: no I/O."""
+    today = today or date.today()
+    plan = Plan()
+    index = _TargetIndex(target)
+    src, tgt = policy.source_name, policy.target_name
+
+    if not source.complete:
+        plan.notes.append(f"{src} listing incomplete ({source.incomplete_reason}): no leaver marks this run")
+    if not target.complete:
+        plan.notes.append(f"{tgt} listing incomplete ({target.incomplete_reason}): nothing is created this run")
+
+    for rejection in source.rejections:
+        if rejection.record_id is None:
+            plan.unreadable += 1
+            plan.notes.append(f"{src} record at {rejection.position} has no usable id ({rejection.field}); skipped")
+            continue
+        if only is not None and rejection.record_id not in only:
+            continue
+        retryable = rejection.retryable
+        plan.employees.append(
+            EmployeePlan(
+                employee_id=rejection.record_id,
+                code=None,
+                outcome=Outcome.FAILED if retryable else Outcome.NOT_SYNCING,
+                reason=(
+                    f"could not be read from {src}: {rejection.reason}"
+                    if retryable
+                    else f"{src} record is invalid: field {rejection.field}: {rejection.reason}"
+                ),
+            )
+        )
+    for rejection in target.rejections:
+        plan.notes.append(f"{tgt} record at {rejection.position} could not be read: field {rejection.field}")
+
+    # Conflicts that hold across the population.
+    source_by_code: dict[str, list[Employee]] = defaultdict(list)
+    source_by_email: dict[str, list[Employee]] = defaultdict(list)
+    for employee in source.records:
+        if employee.code:
+            source_by_code[employee.code].append(employee)
+        if employee.email and employee.status is not EmploymentStatus.FORMER:
+            source_by_email[employee.email.lower()].append(employee)
+    conflicted: dict[str, str] = {}
+    for code, group in source_by_code.items():
+        if len(group) > 1:
+            reason = f"payroll code {code} is held by {len(group)} employees in {src}"
+            _add_conflict(plan, ConflictKind.DUPLICATE_PAYROLL_CODE, code, reason, code, group, [], conflicted)
+    for code, users in index.by_code.items():
+        if len(users) > 1:
+            holders = source_by_code.get(code, [])
+            reason = f"reference {code} is held by {len(users)} {tgt} users"
+            _add_conflict(plan, ConflictKind.DUPLICATE_TARGET_REFERENCE, code, reason, code, holders, users, conflicted)
+    for email, group in source_by_email.items():
+        if len(group) > 1:
+            reason = f"{len(group)} employees in {src} share one email address"
+            _add_conflict(plan, ConflictKind.DUPLICATE_EMAIL, email, reason, None, group, [], conflicted, key_is_pii=True)
+
+    # Match each employee to a target record; a target claimed twice is a conflict too.
+    matches: dict[str, tuple[Employee | None, str | None]] = {}
+    claimed: dict[str, list[Employee]] = defaultdict(list)
+    for employee in source.records:
+        if only is not None and employee.id not in only:
+            continue
+        if employee.id in conflicted:
+            continue
+        match: Employee | None = None
+        matched_by: str | None = None
+        linked = links.get(employee.id)
+        if linked and linked in index.by_id:
+            match, matched_by = index.by_id[linked], "link"
+        elif employee.code and len(index.by_code.get(employee.code, [])) == 1:
+            match, matched_by = index.by_code[employee.code][0], "payroll_code"
+        matches[employee.id] = (match, matched_by)
+        if match is not None:
+            claimed[match.id].append(employee)
+    for target_id, group in claimed.items():
+        if len(group) > 1:
+            record = index.by_id[target_id]
+            reason = f"one {tgt} user is matched by {len(group)} employees"
+            _add_conflict(plan, ConflictKind.DUPLICATE_TARGET_REFERENCE, f"target:{target_id}", reason, record.code, group, [record], conflicted)
+
+    for employee in source.records:
+        if only is not None and employee.id not in only:
+            continue
+        if employee.id in conflicted:
+            plan.employees.append(
+                EmployeePlan(employee.id, employee.code, Outcome.CONFLICT, reason=conflicted[employee.id])
+            )
+            continue
+        match, matched_by = matches[employee.id]
+        plan.employees.append(
+            _plan_employee(employee, match, matched_by, index, policy, departments, source, target)
+        )
+    return plan
+
+
+def _add_conflict(
+    plan: Plan,
+    kind: ConflictKind,
+    key: str,
+    reason: str,
+    code: str | None,
+    employees: list[Employee],
+    targets: list[Employee],
+    conflicted: dict[str, str],
+    *,
+    key_is_pii: bool = False,
+) -> None:
+    employee_ids = tuple(sorted(e.id for e in employees))
+    if key_is_pii:
+        key = "+".join(employee_ids)
+    plan.conflicts.append(
+        PlannedConflict(kind, f"{kind.value}:{key}", reason, code, employee_ids, tuple(sorted(t.id for t in targets)))
+    )
+    for employee_id in employee_ids:
+        conflicted.setdefault(employee_id, reason)
+
+
+def _plan_employee(
+    employee: Employee,
+    match: Employee | None,
+    matched_by: str | None,
+    index: _TargetIndex,
+    policy: Policy,
+    departments: set[str] | None,
+    source: Listing,
+    target: Listing,
+) -> EmployeePlan:
+    src, tgt = policy.source_name, policy.target_name
+    base = {"employee_id": employee.id, "code": employee.code}
+
+    reason = not_syncing_reason(employee, policy.required_fields)
+    if reason:
+        return EmployeePlan(**base, outcome=Outcome.NOT_SYNCING, reason=reason, target_id=match.id if match else None)
+
+    if match is None and employee.code in index.unreadable_codes:
+        rejection = index.unreadable_codes[employee.code]
+        return EmployeePlan(
+            **base,
+            outcome=Outcome.NOT_SYNCING,
+            reason=f"the {tgt} user holding this reference could not be read (field {rejection.field})",
+        )
+
+    if employee.status is EmploymentStatus.FORMER:
+        if match is None:
+            return EmployeePlan(
+                **base, outcome=Outcome.NOT_SYNCING, reason=f"has left and has no {tgt} user; leavers are never created"
+            )
+        if match.leave_date is not None and (employee.leave_date is None or match.leave_date == employee.leave_date):
+            return EmployeePlan(**base, outcome=Outcome.IN_STEP, target_id=match.id, matched_by=matched_by)
+        if not source.complete:
+            return EmployeePlan(
+                **base,
+                outcome=Outcome.NOT_SYNCING,
+                target_id=match.id,
+                matched_by=matched_by,
+                reason=f"leaver mark withheld: the {src} listing was incomplete this run",
+            )
+        return EmployeePlan(
+            **base, outcome=Outcome.APPLY, action=Action.MARK_LEAVER, target_id=match.id, matched_by=matched_by, fields=("leave_date",)
+        )
+
+    desired, warnings = _desired(employee, policy.synced_fields, departments)
+    email = _lower(employee.email)
+    if match is None:
+        if not target.complete:
+            return EmployeePlan(
+                **base, outcome=Outcome.NOT_SYNCING, reason=f"not created: the {tgt} listing was incomplete this run"
+            )
+        holders = index.by_email.get(email or "", [])
+        if holders or email in index.unreadable_emails:
+            other = "no reference" if holders and not holders[0].code else "another reference"
+            return EmployeePlan(
+                **base,
+                outcome=Outcome.NOT_SYNCING,
+                reason=(
+                    f"email already used by a {tgt} user with {other}; "
+                    "an administrator must set that user's reference to the payroll code"
+                ),
+                warnings=tuple(warnings),
+            )
+        fields = tuple(name for name, value in desired.items() if value is not None)
+        return EmployeePlan(
+            **base, outcome=Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings)
+        )
+
+    changed = _changed_fields(desired, match)
+    if "email" in changed and any(user.id != match.id for user in index.by_email.get(email or "", [])):
+        return EmployeePlan(
+            **base,
+            outcome=Outcome.NOT_SYNCING,
+            target_id=match.id,
+            matched_by=matched_by,
+            reason=f"new email already used by another {tgt} user",
+            warnings=tuple(warnings),
+        )
+    if "code" in changed and index.by_code.get(employee.code or ""):
+        return EmployeePlan(
+            **base,
+            outcome=Outcome.NOT_SYNCING,
+            target_id=match.id,
+            matched_by=matched_by,
+            reason=f"payroll code changed but another {tgt} user holds it as reference",
+            warnings=tuple(warnings),
+        )
+    if not changed:
+        return EmployeePlan(
+            **base, outcome=Outcome.IN_STEP, target_id=match.id, matched_by=matched_by, warnings=tuple(warnings)
+        )
+    return EmployeePlan(
+        **base,
+        outcome=Outcome.APPLY,
+        action=Action.UPDATE,
+        target_id=match.id,
+        matched_by=matched_by,
+        fields=changed,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,153 @@
+"""What every adapter shares: client construction, error classification and retries.
+
+Retries (stamina, a typed layer over tenacity) cover 429 (honouring Retry-After up to a cap), 5xx,
+timeouts and connection errors, with exponential backoff and jitter. 4xx other than 429 are never retried:
+a validation error will not change by asking again. The retry budget is also capped by a deadline so a
+Lambda never retries past its remaining time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import stamina
+
+from hrsync.errors import (
+    AuthenticationError,
+    RecordNotFoundError,
+    RejectedBySystemError,
+    TransientSystemError,
+)
+from hrsync.observability import logger, redact
+
+TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=30.0)
+LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=30.0)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    max_wait_s: float = 20.0
+    wait_initial_s: float = 0.2
+    deadline: Callable[[], float] | None = None  # seconds left; None = no deadline
+
+    def seconds_left(self) -> float:
+        return self.deadline() if self.deadline else float("inf")
+
+
+class _RetryableStatusError(Exception):
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"status {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def build_client(base_url: str, headers: dict[str, str] | None = None, auth: httpx.Auth | None = None) -> httpx.Client:
+    """An httpx client with explicit timeouts and a reusable connection pool."""
+    return httpx.Client(
+        base_url=base_url.rstrip("/") + "/",
+        headers={"Accept": "application/json", **(headers or {})},
+        auth=auth,
+        timeout=TIMEOUT,
+        limits=LIMITS,
+    )
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The system's own message for a refused request, redacted and shortened."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"status {response.status_code}"
+    message = ""
+    if isinstance(body, dict):
+        message = str(body.get("message") or body.get("detail") or body.get("title") or "")
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            fields = [str(e.get("field")) for e in errors if isinstance(e, dict) and e.get("field")]
+            if fields:
+                message = f"{message} (fields: {', '.join(fields)})".strip()
+    return redact(message)[:300] or f"status {response.status_code}"
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    system: str,
+    policy: RetryPolicy,
+    **kwargs: object,
+) -> httpx.Response:
+    """Send one request with retries; return a 2xx response or raise a domain error."""
+
+    def should_retry(exc: Exception) -> bool | float:
+        if isinstance(exc, _RetryableStatusError):
+            if policy.seconds_left() < 2:
+                return False
+            if exc.retry_after is not None:
+                return min(exc.retry_after, policy.max_wait_s, max(0.0, policy.seconds_left() - 1))
+            return True
+        return isinstance(exc, httpx.TimeoutException | httpx.TransportError) and policy.seconds_left() >= 2
+
+    try:
+        for attempt in stamina.retry_context(
+            on=should_retry,
+            attempts=policy.attempts,
+            timeout=None,
+            wait_initial=policy.wait_initial_s,
+            wait_max=policy.max_wait_s,
+        ):
+            with attempt:
+                response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise _RetryableStatusError(response.status_code, _retry_after(response))
+    except _RetryableStatusError as exc:
+        raise TransientSystemError(f"{system} answered {exc.status} after {policy.attempts} tries") from exc
+    except httpx.TimeoutException as exc:
+        raise TransientSystemError(f"{system} timed out") from exc
+    except httpx.TransportError as exc:
+        raise TransientSystemError(f"{system} could not be reached ({type(exc).__name__})") from exc
+
+    status = response.status_code
+    if status in (401, 403):
+        raise AuthenticationError(f"{system} refused the credentials ({status})")
+    if status == 404:
+        raise RecordNotFoundError(f"{system} has no such record ({method} {_path_only(path)})")
+    if status >= 400:
+        raise RejectedBySystemError(f"{system} rejected the request: {_error_message(response)}", status)
+    return response
+
+
+def _path_only(path: str) -> str:
+    return path.split("?", 1)[0]
+
+
+def json_body(response: httpx.Response, *, system: str) -> object:
+    """The response's JSON, or a transient error naming the system when it is not JSON."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise TransientSystemError(f"{system} answered with a body that is not JSON") from exc
+
+
+def monotonic_deadline(seconds: float) -> Callable[[], float]:
+    """A deadline callable for RetryPolicy: seconds left of a budget starting now."""
+    end = time.monotonic() + seconds
+    return lambda: end - time.monotonic()
+
+
+__all__ = ["RetryPolicy", "build_client", "json_body", "logger", "monotonic_deadline", "send"]

@@ -1,0 +1,237 @@
+"""Staffology Payroll: a source of employees.
+
+Follows Staffology's published OpenAPI description (../shared/specs/staffology-employee-sync-subset.openapi.json):
+HTTP Basic with the API key as the password; `GET /employers/{employerId}/employees` lists `Item`s with a
+zero-based `pageNum` and `pageSize`, with no total, so a client reads until a page comes back shorter than
+pageSize; details come from `GET /employers/{employerId}/employees/{id}` as `Contract.EmployeeResponse`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from typing import Literal
+
+import httpx
+from pydantic import Field, ValidationError
+
+from hrsync.errors import ExternalSystemError, RecordNotFoundError
+from hrsync.models.employee import (
+    BankDetails,
+    Employee,
+    EmploymentStatus,
+    Listing,
+    RecordRejection,
+)
+from hrsync.systems.http import RetryPolicy, build_client, json_body, send
+from hrsync.systems.mapping import VendorModel, clean_text, id_of, rejection_from
+
+NAME = "Staffology Payroll"
+STATUSES = ("Current", "Upcoming", "Former")
+MAX_PAGES = 10_000
+
+
+class _Department(VendorModel):
+    code: str | None = None
+    title: str | None = None
+
+
+class _LeaverDetails(VendorModel):
+    hasLeft: bool | None = None
+    leaveDate: date | None = None
+
+
+class _StarterDetails(VendorModel):
+    startDate: date | None = None
+
+
+class _EmploymentDetails(VendorModel):
+    payrollCode: str | None = Field(default=None, max_length=35)
+    department: _Department | None = None
+    starterDetails: _StarterDetails | None = None
+    leaverDetails: _LeaverDetails | None = None
+
+
+class _PersonalDetails(VendorModel):
+    firstName: str | None = Field(default=None, max_length=35)
+    lastName: str | None = Field(default=None, max_length=35)
+    email: str | None = Field(default=None, max_length=100)
+
+
+class _BankDetails(VendorModel):
+    accountName: str | None = None
+    accountNumber: str | None = None
+    sortCode: str | None = None
+
+
+class _EmployeeResponse(VendorModel):
+    id: str = Field(min_length=1)
+    status: Literal["Current", "Former", "Upcoming"] | None = None
+    personalDetails: _PersonalDetails | None = None
+    employmentDetails: _EmploymentDetails | None = None
+    bankDetails: _BankDetails | None = None
+
+
+def employee_from_staffology(raw: object, *, position: str = "employee") -> Employee | RecordRejection:
+    """Map one `Contract.EmployeeResponse` to the canonical Employee; a bad payload names its field."""
+    record_id = id_of(raw)
+    if not isinstance(raw, dict):
+        return RecordRejection(record_id=None, position=position, field="(record)", reason="not a JSON object")
+    try:
+        vendor = _EmployeeResponse.model_validate(raw)
+    except ValidationError as exc:
+        return rejection_from(exc, record_id=record_id, position=position)
+    personal = vendor.personalDetails or _PersonalDetails()
+    employment = vendor.employmentDetails or _EmploymentDetails()
+    leaver = employment.leaverDetails or _LeaverDetails()
+    if leaver.hasLeft or vendor.status == "Former":
+        status = EmploymentStatus.FORMER
+    elif vendor.status == "Upcoming":
+        status = EmploymentStatus.UPCOMING
+    else:
+        status = EmploymentStatus.CURRENT
+    bank = vendor.bankDetails
+    return Employee(
+        id=vendor.id,
+        code=clean_text(employment.payrollCode),
+        first_name=clean_text(personal.firstName),
+        last_name=clean_text(personal.lastName),
+        email=clean_text(personal.email),
+        department_code=clean_text(employment.department.code) if employment.department else None,
+        bank=BankDetails(
+            account_name=clean_text(bank.accountName),
+            account_number=clean_text(bank.accountNumber),
+            sort_code=clean_text(bank.sortCode),
+        )
+        if bank and (bank.accountNumber or bank.sortCode)
+        else None,
+        status=status,
+        start_date=employment.starterDetails.startDate if employment.starterDetails else None,
+        leave_date=leaver.leaveDate if status is EmploymentStatus.FORMER else None,
+    )
+
+
+class StaffologyPayroll:
+    """Reads employees from one Staffology employer."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        employer_id: str,
+        policy: RetryPolicy,
+        *,
+        page_size: int = 100,
+        concurrency: int = 16,
+    ) -> None:
+        self._client = client
+        self._employer = employer_id
+        self._policy = policy
+        self._page_size = page_size
+        self._concurrency = concurrency
+
+    @classmethod
+    def connect(cls, base_url: str, employer_id: str, api_key: str, policy: RetryPolicy) -> StaffologyPayroll:
+        client = build_client(base_url, auth=httpx.BasicAuth("hrsync", api_key))
+        return cls(client, employer_id, policy)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def _get(self, path: str, params: dict[str, str | int] | None = None) -> object:
+        response = send(self._client, "GET", path, system=NAME, policy=self._policy, params=params)
+        return json_body(response, system=NAME)
+
+    def _item_ids(self, status: str, listing: Listing) -> Iterator[str]:
+        """Ids of one status's Items, page by page until a short page; marks the listing incomplete on trouble."""
+        seen: set[str] = set()
+        for page in range(MAX_PAGES):
+            try:
+                items = self._get(
+                    f"employers/{self._employer}/employees",
+                    {"pageNum": page, "pageSize": self._page_size, "status": status, "sortBy": "PayrollCode"},
+                )
+            except ExternalSystemError as exc:
+                listing.complete = False
+                listing.incomplete_reason = f"{status} employees, page {page}: {exc}"
+                return
+            if not isinstance(items, list):
+                listing.complete = False
+                listing.incomplete_reason = f"{status} employees, page {page}: not a JSON array"
+                return
+            new = 0
+            for index, item in enumerate(items):
+                item_id = id_of(item)
+                if item_id is None:
+                    listing.rejections.append(
+                        RecordRejection(
+                            record_id=None,
+                            position=f"{status} employees, page {page}, item {index}",
+                            field="id",
+                            reason="missing or not a string",
+                        )
+                    )
+                    continue
+                if item_id in seen:
+                    continue
+                seen.add(item_id)
+                new += 1
+                yield item_id
+            if len(items) < self._page_size:
+                return
+            if new == 0:
+                listing.complete = False
+                listing.incomplete_reason = f"{status} employees, page {page} repeated earlier pages"
+                return
+        listing.complete = False
+        listing.incomplete_reason = f"{status} employees: more than {MAX_PAGES} pages"
+
+    def get_employee(self, employee_id: str) -> Employee | RecordRejection:
+        """One employee's details; RecordNotFoundError when Staffology has no such employee."""
+        raw = self._get(f"employers/{self._employer}/employees/{employee_id}")
+        result = employee_from_staffology(raw, position=f"employee {employee_id}")
+        if isinstance(result, Employee) and result.id != employee_id:
+            return RecordRejection(
+                record_id=employee_id, position=f"employee {employee_id}", field="id", reason="does not match"
+            )
+        return result
+
+    def list_employees(self) -> Listing:
+        """Every Current, Upcoming and Former employee with details, read concurrently."""
+        listing = Listing()
+        ids: list[str] = []
+        seen: set[str] = set()
+        for status in STATUSES:
+            for item_id in self._item_ids(status, listing):
+                if item_id not in seen:
+                    seen.add(item_id)
+                    ids.append(item_id)
+
+        def fetch(employee_id: str) -> Employee | RecordRejection:
+            try:
+                return self.get_employee(employee_id)
+            except RecordNotFoundError:
+                return RecordRejection(
+                    record_id=employee_id,
+                    position=f"employee {employee_id}",
+                    field="(record)",
+                    reason="listed but not found when its details were read",
+                )
+            except ExternalSystemError as exc:
+                return RecordRejection(
+                    record_id=employee_id,
+                    position=f"employee {employee_id}",
+                    field="(read)",
+                    reason=str(exc),
+                    retryable=True,
+                )
+
+        with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
+            for result in pool.map(fetch, ids):
+                if isinstance(result, Employee):
+                    listing.records.append(result)
+                else:
+                    listing.rejections.append(result)
+        return listing
