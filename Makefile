@@ -43,9 +43,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/hrsync/hrsync
 	$(VENV)/bin/cfn-lint template.yaml
-	$(VENV)/bin/cfn-lint -a cfn_lint_serverless.rules template.yaml
+	$(VENV)/bin/cfn-lint template.yaml -a cfn_lint_serverless.rules
 	$(VENV)/bin/sam validate --lint --region us-east-1
-	$(VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact
+	$(VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 build: $(STAMP)
 	$(VENV)/bin/sam build
