@@ -1,0 +1,56 @@
+"""Simulated vendor systems: real HTTP servers on loopback with a `/_sandbox/` control surface.
+
+    with StaffologySimulator() as payroll, ExpenseInSimulator() as expenses:
+        httpx.put(f"{payroll.url}/_sandbox/records", json=[...])
+
+Names are imported on first use so `python -m sandbox.simulators.<vendor>` runs each module only once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sandbox.simulators.base import Faults, HttpError, Request, Response, Simulator, route
+    from sandbox.simulators.expensein import DEFAULT_API_KEY as EXPENSEIN_API_KEY
+    from sandbox.simulators.expensein import ExpenseInSimulator
+    from sandbox.simulators.staffology import DEFAULT_API_KEY as STAFFOLOGY_API_KEY
+    from sandbox.simulators.staffology import DEFAULT_EMPLOYER_ID as STAFFOLOGY_EMPLOYER_ID
+    from sandbox.simulators.staffology import StaffologySimulator
+
+_PUBLIC = {
+    "Faults": ("base", "Faults"),
+    "HttpError": ("base", "HttpError"),
+    "Request": ("base", "Request"),
+    "Response": ("base", "Response"),
+    "Simulator": ("base", "Simulator"),
+    "route": ("base", "route"),
+    "ExpenseInSimulator": ("expensein", "ExpenseInSimulator"),
+    "EXPENSEIN_API_KEY": ("expensein", "DEFAULT_API_KEY"),
+    "StaffologySimulator": ("staffology", "StaffologySimulator"),
+    "STAFFOLOGY_API_KEY": ("staffology", "DEFAULT_API_KEY"),
+    "STAFFOLOGY_EMPLOYER_ID": ("staffology", "DEFAULT_EMPLOYER_ID"),
+}
+
+__all__ = [
+    "EXPENSEIN_API_KEY",
+    "STAFFOLOGY_API_KEY",
+    "STAFFOLOGY_EMPLOYER_ID",
+    "ExpenseInSimulator",
+    "Faults",
+    "HttpError",
+    "Request",
+    "Response",
+    "Simulator",
+    "StaffologySimulator",
+    "route",
+]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _PUBLIC[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(importlib.import_module(f"{__name__}.{module}"), attribute)
