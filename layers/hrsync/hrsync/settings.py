@@ -17,7 +17,7 @@ class Settings(BaseModel):
     table_name: str = Field(min_length=1)
     sync_queue_url: str = Field(min_length=1)
     sync_dlq_url: str = ""
-    secret_prefix: str = "hrsync/"
+    secret_prefix: str = "hrsync/"  # noqa: S105 - a name prefix, not a secret
     connector: str = ""
     run_functions: dict[str, str] = Field(default_factory=dict)
     run_lease_seconds: int = Field(default=1200, ge=5)

@@ -111,7 +111,10 @@ def batch_get(table: str, keys: list[tuple[str, str]]) -> list[Item]:
     found: list[Item] = []
     for start in range(0, len(keys), 100):
         pending: dict[str, Any] = {
-            table: {"Keys": [values({"pk": pk, "sk": sk}) for pk, sk in keys[start : start + 100]], "ConsistentRead": True}
+            table: {
+                "Keys": [values({"pk": pk, "sk": sk}) for pk, sk in keys[start : start + 100]],
+                "ConsistentRead": True,
+            }
         }
         for attempt in range(10):
             response = client().batch_get_item(RequestItems=pending)

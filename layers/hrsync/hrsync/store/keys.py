@@ -1,16 +1,15 @@
 """Every DynamoDB key hrsync writes, in one place.
 
-| item                       | pk                         | sk                       | gsi1 (pk / sk)                      | gsi2 pk                    |
-|----------------------------|----------------------------|--------------------------|-------------------------------------|----------------------------|
-| connection config          | CONN#{id}                  | CONFIG                   | CONNECTOR#{name} / CONN#{id}        |                            |
-| connection state (lock)    | CONN#{id}                  | STATE                    |                                     |                            |
-| link + employee status     | CONN#{id}                  | EMP#{employee}           | CONN#{id}#STATUS#{s} / EMP#{employee} | CONN#{id}#TARGET#{target} |
-| employee history           | CONN#{id}#EMP#{employee}   | HIST#{time}#{run}        |                                     |                            |
-| run                        | CONN#{id}                  | RUN#{run}                |                                     |                            |
-| run log line               | RUN#{run}                  | LOG#{seq}                |                                     |                            |
-| conflict                   | CONN#{id}                  | CONFLICT#{key}           |                                     |                            |
-| lookup (e.g. departments)  | CONN#{id}                  | LOOKUP#{name}            |                                     |                            |
-| failure for review         | FAIL                       | FAIL#{failure}           |                                     |                            |
+- connection config: pk CONN#{id}, sk CONFIG; gsi1 CONNECTOR#{name} / CONN#{id}
+- connection state (lock, last success): pk CONN#{id}, sk STATE
+- link + employee status: pk CONN#{id}, sk EMP#{employee}; gsi1 CONN#{id}#STATUS#{status} / EMP#{employee};
+  gsi2 CONN#{id}#TARGET#{target id}
+- employee history: pk CONN#{id}#EMP#{employee}, sk HIST#{time}#{run}
+- run: pk CONN#{id}, sk RUN#{run}
+- run log line: pk RUN#{run}, sk LOG#{seq}
+- conflict: pk CONN#{id}, sk CONFLICT#{key}
+- lookup (e.g. departments): pk CONN#{id}, sk LOOKUP#{name}
+- failure for review: pk FAIL, sk FAIL#{failure}
 
 Run and failure ids start with their UTC time, so sort keys order them by time.
 """

@@ -160,7 +160,11 @@ class Store:
     # -- runs ------------------------------------------------------------------------------------------
     def _run_item(self, run: Run) -> Item:
         item = run.model_dump(mode="json")
-        item.update(pk=keys.connection(run.connection_id), sk=keys.run(run.run_id), expires_at=clock.expires_at(self.keep_days))
+        item.update(
+            pk=keys.connection(run.connection_id),
+            sk=keys.run(run.run_id),
+            expires_at=clock.expires_at(self.keep_days),
+        )
         return item
 
     def get_run(self, connection_id: str, run_id: str) -> Run:
@@ -186,7 +190,15 @@ class Store:
                 break
         return runs
 
-    def _update_run(self, connection_id: str, run_id: str, expression: str, condition: str, names: dict[str, str], vals: dict[str, Any]) -> Item | None:
+    def _update_run(
+        self,
+        connection_id: str,
+        run_id: str,
+        expression: str,
+        condition: str,
+        names: dict[str, str],
+        vals: dict[str, Any],
+    ) -> Item | None:
         try:
             response = dynamo.client().update_item(
                 TableName=self.table,
@@ -228,7 +240,15 @@ class Store:
         if item is None:
             raise StateConflictError(f"run {run_id} is no longer running")
 
-    def end_run(self, connection_id: str, run_id: str, status: RunStatus, reason: str | None = None, *, only_if_idle: bool) -> Run | None:
+    def end_run(
+        self,
+        connection_id: str,
+        run_id: str,
+        status: RunStatus,
+        reason: str | None = None,
+        *,
+        only_if_idle: bool,
+    ) -> Run | None:
         """Move a running run to its final status, once. With only_if_idle, only when no work item is pending."""
         condition = "#s IN (:running, :queued)"
         if only_if_idle:
@@ -243,7 +263,12 @@ class Store:
         if only_if_idle:
             vals[":zero"] = 0
         item = self._update_run(
-            connection_id, run_id, "SET #s = :status, finished_at = :t, reason = :reason", condition, {"#s": "status"}, vals
+            connection_id,
+            run_id,
+            "SET #s = :status, finished_at = :t, reason = :reason",
+            condition,
+            {"#s": "status"},
+            vals,
         )
         return _run_from(item) if item else None
 
@@ -282,7 +307,10 @@ class Store:
             gsi1sk=keys.employee(state.employee_id),
         )
         if state.target_id:
-            item.update(gsi2pk=keys.by_target(state.connection_id, state.target_id), gsi2sk=keys.employee(state.employee_id))
+            item.update(
+                gsi2pk=keys.by_target(state.connection_id, state.target_id),
+                gsi2sk=keys.employee(state.employee_id),
+            )
         return item
 
     def employee_states(self, connection_id: str) -> dict[str, EmployeeState]:
@@ -307,9 +335,16 @@ class Store:
         )
         return [EmployeeState.model_validate(item) for item in items]
 
-    def put_employee_states(self, states: Iterable[EmployeeState], history: Iterable[tuple[EmployeeState, HistoryEntry]] = ()) -> None:
+    def put_employee_states(
+        self,
+        states: Iterable[EmployeeState],
+        history: Iterable[tuple[EmployeeState, HistoryEntry]] = (),
+        failures: Iterable[Failure] = (),
+    ) -> None:
+        """Batch-write employee states with their history entries and any failures for review."""
         puts = [self.employee_item(state) for state in states]
         puts += [self.history_item(state, entry) for state, entry in history]
+        puts += [self.failure_item(failure) for failure in failures]
         dynamo.batch_write(self.table, puts)
 
     def history_item(self, state: EmployeeState, entry: HistoryEntry) -> Item:
@@ -327,7 +362,11 @@ class Store:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :h)",
             FilterExpression=_NOT_EXPIRED,
             ExpressionAttributeValues=values(
-                {":pk": keys.history(connection_id, employee_id), ":h": keys.HISTORY_PREFIX, ":now": clock.epoch()}
+                {
+                    ":pk": keys.history(connection_id, employee_id),
+                    ":h": keys.HISTORY_PREFIX,
+                    ":now": clock.epoch(),
+                }
             ),
             ScanIndexForward=False,
         )
@@ -420,7 +459,12 @@ class Store:
     def put_lookup(self, connection_id: str, name: str, entries: list[str]) -> None:
         dynamo.put(
             self.table,
-            {"pk": keys.connection(connection_id), "sk": keys.lookup(name), "entries": entries, "refreshed_at": clock.iso()},
+            {
+                "pk": keys.connection(connection_id),
+                "sk": keys.lookup(name),
+                "entries": entries,
+                "refreshed_at": clock.iso(),
+            },
         )
 
     def get_lookup(self, connection_id: str, name: str) -> list[str] | None:
@@ -430,7 +474,11 @@ class Store:
     # -- failures for review -----------------------------------------------------------------------
     def failure_item(self, failure: Failure) -> Item:
         item = failure.model_dump(mode="json")
-        item.update(pk=keys.FAILURE_PK, sk=keys.failure(failure.failure_id), expires_at=clock.expires_at(self.keep_days))
+        item.update(
+            pk=keys.FAILURE_PK,
+            sk=keys.failure(failure.failure_id),
+            expires_at=clock.expires_at(self.keep_days),
+        )
         return item
 
     def list_failures(self, status: str | None = "OPEN", limit: int = 200) -> list[Failure]:

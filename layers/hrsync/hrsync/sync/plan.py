@@ -114,7 +114,9 @@ def _desired(
                 warnings.append("departments could not be read; department left unchanged")
                 continue
             if value not in departments:
-                warnings.append(f"department code {value} has no matching department reference; department left unchanged")
+                warnings.append(
+                    f"department code {value} has no matching department reference; department left unchanged"
+                )
                 continue
         if name == "leave_date" and source.status is not EmploymentStatus.FORMER:
             value = None
@@ -191,7 +193,17 @@ def plan_run(
     for email, group in source_by_email.items():
         if len(group) > 1:
             reason = f"{len(group)} employees in {src} share one email address"
-            _add_conflict(plan, ConflictKind.DUPLICATE_EMAIL, email, reason, None, group, [], conflicted, key_is_pii=True)
+            _add_conflict(
+                plan,
+                ConflictKind.DUPLICATE_EMAIL,
+                email,
+                reason,
+                None,
+                group,
+                [],
+                conflicted,
+                key_is_pii=True,
+            )
 
     # Match each employee to a target record; a target claimed twice is a conflict too.
     matches: dict[str, tuple[Employee | None, str | None]] = {}
@@ -215,7 +227,16 @@ def plan_run(
         if len(group) > 1:
             record = index.by_id[target_id]
             reason = f"one {tgt} user is matched by {len(group)} employees"
-            _add_conflict(plan, ConflictKind.DUPLICATE_TARGET_REFERENCE, f"target:{target_id}", reason, record.code, group, [record], conflicted)
+            _add_conflict(
+                plan,
+                ConflictKind.DUPLICATE_TARGET_REFERENCE,
+                f"target:{target_id}",
+                reason,
+                record.code,
+                group,
+                [record],
+                conflicted,
+            )
 
     for employee in source.records:
         if only is not None and employee.id not in only:
@@ -226,9 +247,7 @@ def plan_run(
             )
             continue
         match, matched_by = matches[employee.id]
-        plan.employees.append(
-            _plan_employee(employee, match, matched_by, index, policy, departments, source, target)
-        )
+        plan.employees.append(_plan_employee(employee, match, matched_by, index, policy, departments, source, target))
     return plan
 
 
@@ -282,7 +301,9 @@ def _plan_employee(
     if employee.status is EmploymentStatus.FORMER:
         if match is None:
             return EmployeePlan(
-                **base, outcome=Outcome.NOT_SYNCING, reason=f"has left and has no {tgt} user; leavers are never created"
+                **base,
+                outcome=Outcome.NOT_SYNCING,
+                reason=f"has left and has no {tgt} user; leavers are never created",
             )
         if match.leave_date is not None and (employee.leave_date is None or match.leave_date == employee.leave_date):
             return EmployeePlan(**base, outcome=Outcome.IN_STEP, target_id=match.id, matched_by=matched_by)
@@ -295,7 +316,12 @@ def _plan_employee(
                 reason=f"leaver mark withheld: the {src} listing was incomplete this run",
             )
         return EmployeePlan(
-            **base, outcome=Outcome.APPLY, action=Action.MARK_LEAVER, target_id=match.id, matched_by=matched_by, fields=("leave_date",)
+            **base,
+            outcome=Outcome.APPLY,
+            action=Action.MARK_LEAVER,
+            target_id=match.id,
+            matched_by=matched_by,
+            fields=("leave_date",),
         )
 
     desired, warnings = _desired(employee, policy.synced_fields, departments)
@@ -303,7 +329,9 @@ def _plan_employee(
     if match is None:
         if not target.complete:
             return EmployeePlan(
-                **base, outcome=Outcome.NOT_SYNCING, reason=f"not created: the {tgt} listing was incomplete this run"
+                **base,
+                outcome=Outcome.NOT_SYNCING,
+                reason=f"not created: the {tgt} listing was incomplete this run",
             )
         holders = index.by_email.get(email or "", [])
         if holders or email in index.unreadable_emails:
@@ -343,7 +371,11 @@ def _plan_employee(
         )
     if not changed:
         return EmployeePlan(
-            **base, outcome=Outcome.IN_STEP, target_id=match.id, matched_by=matched_by, warnings=tuple(warnings)
+            **base,
+            outcome=Outcome.IN_STEP,
+            target_id=match.id,
+            matched_by=matched_by,
+            warnings=tuple(warnings),
         )
     return EmployeePlan(
         **base,

@@ -114,7 +114,11 @@ def user_fields(employee: Employee, fields: tuple[str, ...] | list[str]) -> dict
         if field == "bank":
             bank = employee.bank
             body["bankDetails"] = (
-                {"accountName": bank.account_name, "accountNumber": bank.account_number, "sortCode": bank.sort_code}
+                {
+                    "accountName": bank.account_name,
+                    "accountNumber": bank.account_number,
+                    "sortCode": bank.sort_code,
+                }
                 if bank
                 else None
             )
@@ -162,7 +166,9 @@ class ExpenseIn:
                 return
             new = 0
             for index, raw in enumerate(items):
-                result = employee_from_user(raw, include_bank=self._include_bank, position=f"users page {page}, item {index}")
+                result = employee_from_user(
+                    raw, include_bank=self._include_bank, position=f"users page {page}, item {index}"
+                )
                 if isinstance(result, RecordRejection):
                     listing.rejections.append(result)
                     continue

@@ -27,12 +27,15 @@ TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=30.0)
 LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=30.0)
 
 
-@dataclass(frozen=True)
+@dataclass
 class RetryPolicy:
+    """How hard to retry. One instance is shared by a connection's adapters; a use case sets `deadline`
+    (seconds left in this invocation) so retries never outlive the Lambda."""
+
     attempts: int = 4
     max_wait_s: float = 20.0
     wait_initial_s: float = 0.2
-    deadline: Callable[[], float] | None = None  # seconds left; None = no deadline
+    deadline: Callable[[], float] | None = None
 
     def seconds_left(self) -> float:
         return self.deadline() if self.deadline else float("inf")

@@ -13,9 +13,7 @@ def rejection_from(
     """Name the first field at fault and why, never the value that was there."""
     first = exc.errors(include_input=False, include_url=False)[0]
     field = ".".join(str(part) for part in first["loc"]) or "(record)"
-    return RecordRejection(
-        record_id=record_id, position=position, field=field, reason=first["msg"], keys=keys or {}
-    )
+    return RecordRejection(record_id=record_id, position=position, field=field, reason=first["msg"], keys=keys or {})
 
 
 def clean_text(value: str | None) -> str | None:

@@ -1,0 +1,12 @@
+"""api: the REST API behind API Gateway (AWS_IAM on every route)."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from hrsync.api.app import app
+from hrsync.entry import lambda_entry
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,208 @@
+"""Routes of the REST API. Each route is one call into a use case; errors map to responses once, below."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from hrsync import clock
+from hrsync.connectors import get_connector, known_connectors
+from hrsync.context import forget_connections, store
+from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError
+from hrsync.models.api import (
+    ConflictsView,
+    ConnectionView,
+    EmployeesView,
+    EmployeeView,
+    ErrorBody,
+    FailuresView,
+    LogView,
+    RunsView,
+    SyncAccepted,
+    SyncRequest,
+)
+from hrsync.models.connection import Connection, ConnectionInput
+from hrsync.models.records import Run, SyncStatus
+from hrsync.observability import logger
+from hrsync.runs import fail_run, start_run
+from hrsync.settings import get_settings
+from hrsync.store.functions import InvokeError, invoke_async
+
+app = APIGatewayRestResolver(enable_validation=True)
+ConnectionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+RunId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+EmployeeIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+
+def _json(status: int, body: ErrorBody) -> Response[str]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(exclude_none=True),
+    )
+
+
+@app.exception_handler(NotFoundError)
+def _not_found(exc: NotFoundError) -> Response[str]:
+    return _json(404, ErrorBody(message=str(exc)))
+
+
+@app.exception_handler(RunInProgressError)
+def _in_progress(exc: RunInProgressError) -> Response[str]:
+    return _json(409, ErrorBody(message=str(exc), run_id=exc.run_id))
+
+
+@app.exception_handler(ConfigurationError)
+def _configuration(exc: ConfigurationError) -> Response[str]:
+    logger.error("configuration error", extra={"reason": str(exc)})
+    return _json(422, ErrorBody(message=str(exc)))
+
+
+@app.exception_handler(InvokeError)
+def _invoke(exc: InvokeError) -> Response[str]:
+    return _json(503, ErrorBody(message=str(exc)))
+
+
+def _trigger(connection: Connection, trigger: str, employee_ids: list[str] | None = None) -> Run:
+    """Take the lock and start the connector's run function; a run that could not start is failed at once."""
+    function = get_settings().run_functions.get(connection.connector)
+    if not function:
+        raise ConfigurationError(f"no run function is deployed for connector {connection.connector}")
+    run = start_run(connection.id, trigger, employee_ids)
+    try:
+        invoke_async(function, {"connection_id": connection.id, "run_id": run.run_id})
+    except InvokeError:
+        fail_run(store(), connection.id, run.run_id, "the run function could not be started")
+        raise
+    return run
+
+
+def _view(connection: Connection, started_run: str | None = None) -> ConnectionView:
+    state = store().get_state(connection.id)
+    running = state.get("lock_run_id") if int(state.get("lock_expires_at", 0)) > clock.epoch() else None
+    return ConnectionView(
+        **connection.model_dump(),
+        last_success_at=state.get("last_success_at"),
+        last_run_id=state.get("last_run_id"),
+        running_run=running,
+        started_run=started_run,
+    )
+
+
+@app.put(
+    "/connections/<connection_id>",
+    summary="Create or update a connection; a new one (or new credentials) starts a run",
+)
+def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput, Body()]) -> Response[str]:
+    if body.connector not in known_connectors():
+        return Response(
+            status_code=422,
+            content_type=content_types.APPLICATION_JSON,
+            body=ErrorBody(
+                message=f"connector: unknown connector; known: {', '.join(known_connectors())}"
+            ).model_dump_json(exclude_none=True),
+        )
+    get_connector(body.connector)
+    db = store()
+    try:
+        old: Connection | None = db.get_connection(connection_id)
+    except NotFoundError:
+        old = None
+    now = clock.iso()
+    connection = Connection(
+        id=connection_id, created_at=old.created_at if old else now, updated_at=now, **body.model_dump()
+    )
+    db.put_connection(connection)
+    forget_connections()
+    started = None
+    if old is None or old.secret_name != connection.secret_name:
+        try:
+            started = _trigger(connection, "connection_saved").run_id
+        except RunInProgressError:
+            started = None
+    view = _view(connection, started)
+    return Response(
+        status_code=201 if old is None else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body=view.model_dump_json(),
+    )
+
+
+@app.get("/connections/<connection_id>", summary="A connection with its last successful sync and running run")
+def get_connection(connection_id: ConnectionId) -> ConnectionView:
+    return _view(store().get_connection(connection_id))
+
+
+@app.post(
+    "/connections/<connection_id>/syncs",
+    summary="Start a run now (202), or 409 with the running run's id",
+    responses={
+        202: {"description": "Run started"},
+        404: {"description": "Unknown connection"},
+        409: {"description": "A run is in progress"},
+    },
+)
+def post_sync(connection_id: ConnectionId, body: Annotated[SyncRequest | None, Body()] = None) -> Response[str]:
+    connection = store().get_connection(connection_id)
+    run = _trigger(connection, "api", body.employee_ids if body else None)
+    accepted = SyncAccepted(run_id=run.run_id, status=run.status.value)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
+
+
+@app.get("/connections/<connection_id>/syncs", summary="Recent runs, newest first")
+def list_syncs(connection_id: ConnectionId) -> RunsView:
+    store().get_connection(connection_id)
+    return RunsView(runs=store().list_runs(connection_id))
+
+
+@app.get("/connections/<connection_id>/syncs/<run_id>", summary="A run's status and counters")
+def get_sync(connection_id: ConnectionId, run_id: RunId) -> Run:
+    return store().get_run(connection_id, run_id)
+
+
+@app.get("/connections/<connection_id>/syncs/<run_id>/log", summary="The run's log lines, in order")
+def get_sync_log(connection_id: ConnectionId, run_id: RunId) -> LogView:
+    store().get_run(connection_id, run_id)
+    return LogView(run_id=run_id, lines=store().read_log(run_id))
+
+
+@app.get("/connections/<connection_id>/employees", summary="Employees by status, with reasons")
+def list_employees(connection_id: ConnectionId, status: Annotated[SyncStatus | None, Query()] = None) -> EmployeesView:
+    db = store()
+    db.get_connection(connection_id)
+    if status is None:
+        employees = list(db.employee_states(connection_id).values())
+    else:
+        employees = db.employees_by_status(connection_id, status)
+    return EmployeesView(employees=sorted(employees, key=lambda e: (e.code or "", e.employee_id)))
+
+
+@app.get("/connections/<connection_id>/employees/<employee_id>", summary="One employee's status, link and history")
+def get_employee(connection_id: ConnectionId, employee_id: EmployeeIdPath) -> EmployeeView:
+    db = store()
+    state = db.get_employee_state(connection_id, employee_id)
+    if state is None:
+        raise NotFoundError(f"employee {employee_id} not found on connection {connection_id}")
+    return EmployeeView(employee=state, history=db.employee_history(connection_id, employee_id))
+
+
+@app.get("/connections/<connection_id>/conflicts", summary="The conflicts report")
+def list_conflicts(connection_id: ConnectionId) -> ConflictsView:
+    store().get_connection(connection_id)
+    return ConflictsView(conflicts=store().list_conflicts(connection_id))
+
+
+@app.get("/failures", summary="Failures for review, newest first")
+def list_failures() -> FailuresView:
+    return FailuresView(failures=store().list_failures())
+
+
+@app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
+def openapi() -> Response[str]:
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body=app.get_openapi_json_schema(title="hrsync", version="0.1.0"),
+    )

@@ -1,0 +1,98 @@
+"""What every Lambda entry point shares: the Powertools decorator stack, event parsing and the deadline.
+
+Handlers in functions/ stay wiring: `@lambda_entry` around one call into a use case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
+
+from hrsync.apply import apply_work_item
+from hrsync.errors import ConfigurationError
+from hrsync.models.work import WorkItem
+from hrsync.observability import logger, metrics, tracer
+from hrsync.review import review_dead_letter
+from hrsync.runs import execute_run, run_scheduled
+from hrsync.settings import get_settings
+
+SAFETY_MARGIN_S = 3.0
+Handler = Callable[[dict[str, Any], LambdaContext], Any]
+
+
+def lambda_entry(handler: Handler) -> Handler:
+    """Logger context, tracing and metrics flushing around a handler, applied once here."""
+
+    @wraps(handler)
+    @logger.inject_lambda_context(clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def wrapped(event: dict[str, Any], context: LambdaContext) -> Any:
+        return handler(event, context)
+
+    return wrapped
+
+
+def deadline_of(context: LambdaContext) -> Callable[[], float]:
+    """Seconds this invocation may still spend on retries."""
+    return lambda: context.get_remaining_time_in_millis() / 1000 - SAFETY_MARGIN_S
+
+
+class RunInvocation(BaseModel):
+    connection_id: str
+    run_id: str
+
+
+class ScheduleInvocation(BaseModel):
+    trigger: str
+
+
+def handle_run_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """run_sync: an API-started run (`{connection_id, run_id}`) or the schedule (`{"trigger": "schedule"}`)."""
+    deadline = deadline_of(context)
+    try:
+        run = RunInvocation.model_validate(event)
+    except ValidationError:
+        try:
+            ScheduleInvocation.model_validate(event)
+        except ValidationError as exc:
+            fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors(include_input=False))
+            raise ConfigurationError(f"run_sync event is neither a run nor a schedule (fields: {fields})") from exc
+        connector = get_settings().connector
+        if not connector:
+            raise ConfigurationError("CONNECTOR is not set for this run function") from None
+        started = run_scheduled(connector, lambda cid, rid: execute_run(cid, rid, deadline))
+        return {"scheduled": started}
+    execute_run(run.connection_id, run.run_id, deadline)
+    return {"run_id": run.run_id}
+
+
+def handle_work_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """sync_worker: each record one work item; failures are reported per item (ReportBatchItemFailures)."""
+    deadline = deadline_of(context)
+
+    def record_handler(record: SQSRecord) -> None:
+        item = WorkItem.model_validate_json(record.body)
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        apply_work_item(item, receive_count=receive_count, deadline=deadline)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=BatchProcessor(EventType.SQS), context=context
+    )
+
+
+def handle_dead_letters(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """failed_sync_review: each dead-lettered work item becomes a failure for review."""
+
+    def record_handler(record: SQSRecord) -> None:
+        review_dead_letter(record.body, record.message_id)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=BatchProcessor(EventType.SQS), context=context
+    )

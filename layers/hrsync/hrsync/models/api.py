@@ -1,0 +1,69 @@
+"""Bodies and answers of the REST API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hrsync.models.connection import ConnectionOptions, SystemEndpoint
+from hrsync.models.records import Conflict, EmployeeState, Failure, HistoryEntry, LogLine, Run
+
+EmployeeId = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
+
+
+class SyncRequest(BaseModel):
+    """Body of POST /connections/{id}/syncs. Without employee_ids the whole population is synced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    employee_ids: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+
+
+class SyncAccepted(BaseModel):
+    run_id: str
+    status: str
+
+
+class ConnectionView(BaseModel):
+    id: str
+    connector: str
+    source: SystemEndpoint
+    target: SystemEndpoint
+    secret_name: str
+    options: ConnectionOptions
+    created_at: str
+    updated_at: str
+    last_success_at: str | None = None
+    last_run_id: str | None = None
+    running_run: str | None = None
+    started_run: str | None = None
+
+
+class LogView(BaseModel):
+    run_id: str
+    lines: list[LogLine]
+
+
+class EmployeesView(BaseModel):
+    employees: list[EmployeeState]
+
+
+class EmployeeView(BaseModel):
+    employee: EmployeeState
+    history: list[HistoryEntry]
+
+
+class ConflictsView(BaseModel):
+    conflicts: list[Conflict]
+
+
+class FailuresView(BaseModel):
+    failures: list[Failure]
+
+
+class RunsView(BaseModel):
+    runs: list[Run]
+
+
+class ErrorBody(BaseModel):
+    message: str
+    run_id: str | None = None

@@ -1,0 +1,58 @@
+"""Failed-sync review: a work item that kept failing reaches SyncDLQ and becomes a failure to work through."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from hrsync import clock
+from hrsync.apply import _finish
+from hrsync.context import store
+from hrsync.models.records import Failure, SyncStatus
+from hrsync.models.work import WorkItem
+from hrsync.observability import logger
+from hrsync.settings import get_settings
+
+
+def review_dead_letter(body: str, message_id: str) -> None:
+    """Record one dead-lettered work item for review and set the employee FAILED with the last reason."""
+    db = store()
+    try:
+        item = WorkItem.model_validate_json(body)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "(body)" for e in exc.errors(include_input=False))
+        logger.error("unreadable dead-lettered message", extra={"message_id": message_id, "fields": fields})
+        db.put_employee_states(
+            [],
+            failures=[
+                Failure(
+                    failure_id=clock.new_id(),
+                    connection_id="-",
+                    employee_id="-",
+                    run_id="-",
+                    action="-",
+                    reason=f"unreadable work item (fields: {fields})",
+                    failure_class="unreadable_message",
+                    attempts=get_settings().max_receive_count,
+                    time=clock.iso(),
+                    message_id=message_id,
+                )
+            ],
+        )
+        return
+    state = db.get_employee_state(item.connection_id, item.employee_id)
+    if state is None or state.run_id != item.run_id or state.pending_action != item.action.value:
+        logger.info(
+            "dead-lettered item was stale or already finished",
+            extra={"run_id": item.run_id, "employee_id": item.employee_id},
+        )
+        return
+    reason = state.last_error or "the change kept failing and was dead-lettered"
+    _finish(
+        item,
+        state,
+        SyncStatus.FAILED,
+        reason,
+        counter="failed",
+        failure_class="dead_lettered",
+        attempts=max(state.attempts, get_settings().max_receive_count),
+    )

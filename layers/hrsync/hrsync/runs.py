@@ -1,0 +1,304 @@
+"""Runs: take the lock, then read both systems, plan, record and queue the work; finish when the last
+work item is done.
+
+A run's life: QUEUED (lock taken) -> RUNNING ("Job Started", logged once: a second invocation of the same run
+finds it RUNNING and does nothing) -> SUCCEEDED / COMPLETED_WITH_FAILURES / FAILED, or TIMED_OUT when its
+lease expired and the next trigger took the lock over.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+
+from hrsync import clock
+from hrsync.context import OpenConnection, open_connection, store, with_fresh_credentials
+from hrsync.errors import AuthenticationError, HrsyncError, RunInProgressError
+from hrsync.models.employee import Listing
+from hrsync.models.records import (
+    Conflict,
+    EmployeeState,
+    Failure,
+    HistoryEntry,
+    Run,
+    RunCounters,
+    RunStatus,
+    SyncStatus,
+)
+from hrsync.models.work import Action, WorkItem
+from hrsync.observability import logger
+from hrsync.settings import get_settings
+from hrsync.store.queue import send_work_items
+from hrsync.store.table import Store
+from hrsync.sync.plan import Outcome, Plan, plan_run
+
+TIMED_OUT_REASON = "its lease expired before it finished (the function stopped or timed out)"
+_STATUS_OF = {
+    Outcome.APPLY: SyncStatus.IN_PROGRESS,
+    Outcome.IN_STEP: SyncStatus.SUCCESSFUL,
+    Outcome.NOT_SYNCING: SyncStatus.NOT_SYNCING,
+    Outcome.CONFLICT: SyncStatus.NOT_SYNCING,
+    Outcome.FAILED: SyncStatus.FAILED,
+}
+DONE_COUNTER = {Action.CREATE: "created", Action.UPDATE: "updated", Action.MARK_LEAVER: "marked_leaver"}
+
+
+def start_run(connection_id: str, trigger: str, employee_ids: list[str] | None = None) -> Run:
+    """Take the connection's lock and record a QUEUED run; RunInProgressError while another holds it."""
+    db = store()
+    db.get_connection(connection_id)  # NotFoundError for an unknown connection
+    run = Run(
+        connection_id=connection_id,
+        run_id=clock.new_id(),
+        trigger=trigger,
+        status=RunStatus.QUEUED,
+        queued_at=clock.iso(),
+        employee_ids=sorted(set(employee_ids)) if employee_ids else None,
+    )
+    expired = db.take_lock(run, get_settings().run_lease_seconds)
+    if expired:
+        time_out_run(db, connection_id, expired, taken_over_by=run.run_id)
+    logger.info("run queued", extra={"connection_id": connection_id, "run_id": run.run_id, "trigger": trigger})
+    return run
+
+
+def time_out_run(db: Store, connection_id: str, run_id: str, *, taken_over_by: str) -> None:
+    if db.end_run(connection_id, run_id, RunStatus.TIMED_OUT, TIMED_OUT_REASON, only_if_idle=False):
+        db.log(run_id, f"Job Timed Out: {TIMED_OUT_REASON}; run {taken_over_by} took over", "ERROR")
+
+
+def run_scheduled(connector: str, execute: Callable[[str, str], None]) -> dict[str, str]:
+    """The 04:00 trigger: start a run for each connection of this connector; busy ones are skipped."""
+    outcome: dict[str, str] = {}
+    for connection in store().connections_of(connector):
+        try:
+            run = start_run(connection.id, "schedule")
+        except RunInProgressError as exc:
+            logger.warning(
+                "scheduled run skipped: a run is in progress",
+                extra={"connection_id": connection.id, "run_id": exc.run_id},
+            )
+            outcome[connection.id] = f"skipped: run {exc.run_id} in progress"
+            continue
+        execute(connection.id, run.run_id)
+        outcome[connection.id] = run.run_id
+    return outcome
+
+
+def execute_run(connection_id: str, run_id: str, deadline: Callable[[], float] | None = None) -> None:
+    """Read, plan, record and queue one run. Never raises for a run's own failure: the run says FAILED."""
+    db = store()
+    if not db.mark_run_started(connection_id, run_id):
+        logger.warning("run already started or ended; duplicate invocation ignored", extra={"run_id": run_id})
+        return
+    db.log(run_id, "Job Started")
+    try:
+        _plan_and_queue(db, connection_id, run_id, deadline)
+    except HrsyncError as exc:
+        fail_run(db, connection_id, run_id, str(exc))
+    except Exception as exc:
+        logger.exception("run crashed", extra={"run_id": run_id})
+        fail_run(db, connection_id, run_id, f"internal error ({type(exc).__name__})")
+        raise
+
+
+def fail_run(db: Store, connection_id: str, run_id: str, reason: str) -> None:
+    db.log(run_id, f"Job Failed: {reason}", "ERROR")
+    db.end_run(connection_id, run_id, RunStatus.FAILED, reason, only_if_idle=False)
+    db.release_lock(connection_id, run_id, succeeded=False)
+
+
+def _read(opened: OpenConnection, db: Store, run_id: str) -> tuple[Listing, Listing, set[str] | None]:
+    connection, policy = opened.connection, opened.policy
+    db.log(run_id, f"Importing departments from {policy.target_name}")
+    try:
+        departments: set[str] | None = {d.code for d in opened.target.list_departments()}
+        db.put_lookup(connection.id, "departments", sorted(departments or ()))
+        db.log(run_id, f"Imported {len(departments or ())} departments")
+    except AuthenticationError:
+        raise
+    except HrsyncError as exc:
+        departments = None
+        db.log(
+            run_id,
+            f"Departments could not be read ({exc}); departments are left unchanged this run",
+            "WARNING",
+        )
+    db.log(run_id, f"Reading employees from {policy.source_name}")
+    source = opened.source.list_employees()
+    by_status = Counter(e.status.value for e in source.records)
+    db.log(
+        run_id,
+        f"Read {len(source.records)} employees ({by_status['current']} current, {by_status['upcoming']} upcoming, "
+        f"{by_status['former']} former); {len(source.rejections)} could not be read",
+    )
+    db.log(run_id, f"Reading users from {policy.target_name}")
+    target = opened.target.list_records()
+    db.log(run_id, f"Read {len(target.records)} users; {len(target.rejections)} could not be read")
+    return source, target, departments
+
+
+def _plan_and_queue(db: Store, connection_id: str, run_id: str, deadline: Callable[[], float] | None) -> None:
+    run = db.get_run(connection_id, run_id)
+    source, target, departments = with_fresh_credentials(connection_id, lambda o: _read(o, db, run_id), deadline)
+    opened = open_connection(connection_id)
+    states = db.employee_states(connection_id)
+    links = {eid: s.target_id for eid, s in states.items() if s.target_id}
+    only = set(run.employee_ids) if run.employee_ids else None
+    plan = plan_run(source, target, links, opened.policy, departments=departments, only=only)
+    for note in plan.notes:
+        db.log(run_id, note, "WARNING")
+    if only is not None:
+        missing = only - {p.employee_id for p in plan.employees}
+        for employee_id in sorted(missing):
+            db.log(
+                run_id,
+                f"Employee {employee_id} was asked for but is not in {opened.policy.source_name}",
+                "WARNING",
+            )
+
+    c = _counters(plan)
+    db.log(
+        run_id,
+        f"{c.to_create} to create, {c.to_update} to update, {c.to_mark_leaver} to mark as leavers, "
+        f"{c.not_syncing} not syncing, {c.conflicts} in conflict, {c.in_step} already in step",
+    )
+    if only is None:
+        db.replace_conflicts(connection_id, _conflicts(plan, run_id))
+    _record_states(db, connection_id, run_id, plan, states)
+    db.record_plan(connection_id, run_id, c)
+    items = [
+        WorkItem(
+            connection_id=connection_id,
+            run_id=run_id,
+            employee_id=p.employee_id,
+            action=p.action,
+            target_id=p.target_id,
+            fields=p.fields,
+        )
+        for p in plan.to_apply
+        if p.action is not None
+    ]
+    if items:
+        send_work_items(get_settings().sync_queue_url, items)
+        db.log(run_id, f"Queued {len(items)} changes for {opened.policy.target_name}")
+    finish_run_if_done(db, connection_id, run_id)
+
+
+def _counters(plan: Plan) -> RunCounters:
+    return RunCounters(
+        seen=len(plan.employees) + plan.unreadable,
+        to_create=plan.count(Outcome.APPLY, Action.CREATE),
+        to_update=plan.count(Outcome.APPLY, Action.UPDATE),
+        to_mark_leaver=plan.count(Outcome.APPLY, Action.MARK_LEAVER),
+        in_step=plan.count(Outcome.IN_STEP),
+        not_syncing=plan.count(Outcome.NOT_SYNCING),
+        conflicts=plan.count(Outcome.CONFLICT),
+        unreadable=plan.unreadable,
+        failed=plan.count(Outcome.FAILED),
+        pending=len(plan.to_apply),
+        warnings=sum(1 for p in plan.employees if p.warnings),
+    )
+
+
+def _conflicts(plan: Plan, run_id: str) -> list[Conflict]:
+    return [
+        Conflict(
+            conflict_id=c.key,
+            kind=c.kind,
+            reason=c.reason,
+            code=c.code,
+            employee_ids=list(c.employee_ids),
+            target_ids=list(c.target_ids),
+            run_id=run_id,
+        )
+        for c in plan.conflicts
+    ]
+
+
+def _record_states(db: Store, connection_id: str, run_id: str, plan: Plan, states: dict[str, EmployeeState]) -> None:
+    """Write each employee's new state where it changed, with a history entry where the outcome did."""
+    now = clock.iso()
+    changed: list[EmployeeState] = []
+    history: list[tuple[EmployeeState, HistoryEntry]] = []
+    failures: list[Failure] = []
+    for p in plan.employees:
+        old = states.get(p.employee_id)
+        keep_link = p.outcome is not Outcome.APPLY or p.action is not Action.CREATE
+        target_id = p.target_id or (old.target_id if old and keep_link else None)
+        reason = p.reason
+        status = _STATUS_OF[p.outcome]
+        new = EmployeeState(
+            connection_id=connection_id,
+            employee_id=p.employee_id,
+            code=p.code,
+            status=status,
+            reason=reason,
+            warnings=list(p.warnings),
+            target_id=target_id,
+            matched_by=p.matched_by or (old.matched_by if old and target_id else None),
+            run_id=run_id,
+            pending_action=p.action.value if p.outcome is Outcome.APPLY and p.action else None,
+            updated_at=now,
+        )
+        if old is not None and _same(old, new):
+            continue
+        changed.append(new)
+        if old is None or old.status != new.status or old.reason != new.reason or new.pending_action:
+            history.append(
+                (
+                    new,
+                    HistoryEntry(
+                        time=now,
+                        run_id=run_id,
+                        action=new.pending_action,
+                        fields=list(p.fields),
+                        outcome=status,
+                        reason=reason,
+                    ),
+                )
+            )
+        if p.outcome is Outcome.FAILED:
+            failures.append(
+                Failure(
+                    failure_id=clock.new_id(),
+                    connection_id=connection_id,
+                    employee_id=p.employee_id,
+                    run_id=run_id,
+                    action="read",
+                    reason=reason or "could not be read",
+                    failure_class="source_read",
+                    attempts=1,
+                    time=now,
+                )
+            )
+    db.put_employee_states(changed, history, failures)
+    for p in plan.employees:
+        for warning in p.warnings:
+            db.log(run_id, f"Employee {p.employee_id}: {warning}", "WARNING")
+
+
+def _same(old: EmployeeState, new: EmployeeState) -> bool:
+    compared = ("status", "reason", "warnings", "target_id", "matched_by", "code", "pending_action")
+    return all(getattr(old, name) == getattr(new, name) for name in compared) and old.pending_action is None
+
+
+def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None:
+    """End the run once nothing is pending: log Job Finished, move the last successful sync time when every
+    item succeeded, release the lock. Safe to call from every worker: only one caller ends it."""
+    run = db.get_run(connection_id, run_id)
+    if run.status is not RunStatus.RUNNING or run.counters.pending > 0:
+        return None
+    c = run.counters
+    status = RunStatus.SUCCEEDED if c.failed == 0 else RunStatus.COMPLETED_WITH_FAILURES
+    ended = db.end_run(connection_id, run_id, status, only_if_idle=True)
+    if ended is None:
+        return None
+    db.log(
+        run_id,
+        f"Job Finished: {c.created} created, {c.updated} updated, {c.marked_leaver} marked as leavers, "
+        f"{c.in_step} already in step, {c.not_syncing} not syncing, {c.conflicts} in conflict, {c.failed} failed",
+        "INFO" if c.failed == 0 else "WARNING",
+    )
+    db.release_lock(connection_id, run_id, succeeded=status is RunStatus.SUCCEEDED)
+    return ended

@@ -1,0 +1,28 @@
+"""Connection credentials from Secrets Manager, through Powertools parameters (cached five minutes)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities import parameters
+from pydantic import ValidationError
+
+from hrsync.errors import ConfigurationError
+from hrsync.models.connection import Connection, Credentials
+
+CACHE_SECONDS = 300
+
+
+def credentials_for(connection: Connection, *, force: bool = False) -> Credentials:
+    """The connection's credentials; `force` fetches again (after a system refused the cached ones)."""
+    try:
+        raw = parameters.get_secret(connection.secret_name, transform="json", max_age=CACHE_SECONDS, force_fetch=force)
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError(
+            f"connection {connection.id}: secret {connection.secret_name} could not be read"
+        ) from exc
+    except parameters.exceptions.TransformParameterError as exc:
+        raise ConfigurationError(f"connection {connection.id}: secret {connection.secret_name} is not JSON") from exc
+    try:
+        return Credentials.model_validate(raw)
+    except ValidationError as exc:
+        fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors(include_input=False))
+        raise ConfigurationError(f"connection {connection.id}: secret {connection.secret_name} lacks {fields}") from exc
