@@ -83,7 +83,10 @@ def handle_work_batch(event: dict[str, Any], context: LambdaContext) -> dict[str
         apply_work_item(item, receive_count=receive_count, deadline=deadline)
 
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=BatchProcessor(EventType.SQS), context=context
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),
+        context=context,
     )
 
 
@@ -94,5 +97,8 @@ def handle_dead_letters(event: dict[str, Any], context: LambdaContext) -> dict[s
         review_dead_letter(record.body, record.message_id)
 
     return process_partial_response(
-        event=event, record_handler=record_handler, processor=BatchProcessor(EventType.SQS), context=context
+        event=event,
+        record_handler=record_handler,
+        processor=BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),
+        context=context,
     )

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from hrsync import clock
 from hrsync.context import OpenConnection, open_connection, store, with_fresh_credentials
-from hrsync.errors import AuthenticationError, HrsyncError, RunInProgressError
+from hrsync.errors import AuthenticationError, ExternalSystemError, HrsyncError, RunInProgressError
 from hrsync.models.employee import Listing
 from hrsync.models.records import (
     Conflict,
@@ -126,6 +126,8 @@ def _read(opened: OpenConnection, db: Store, run_id: str) -> tuple[Listing, List
         )
     db.log(run_id, f"Reading employees from {policy.source_name}")
     source = opened.source.list_employees()
+    if not source.complete and not source.records and not source.rejections:
+        raise ExternalSystemError(f"{policy.source_name} could not be read: {source.incomplete_reason}")
     by_status = Counter(e.status.value for e in source.records)
     db.log(
         run_id,

@@ -38,8 +38,16 @@ def _live(item: Item | None) -> Item | None:
     return None if expires is not None and expires <= clock.epoch() else item
 
 
+_KEY_ATTRIBUTES = ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "expires_at")
+
+
+def _fields(item: Item) -> Item:
+    """The item without its table keys: what the domain model holds."""
+    return {k: v for k, v in item.items() if k not in _KEY_ATTRIBUTES}
+
+
 def _run_from(item: Item) -> Run:
-    return Run.model_validate(item)
+    return Run.model_validate(_fields(item))
 
 
 class Store:
@@ -64,7 +72,7 @@ class Store:
         item = dynamo.get(self.table, keys.connection(connection_id), keys.CONFIG)
         if item is None:
             raise NotFoundError(f"connection {connection_id} not found")
-        return Connection.model_validate(item)
+        return Connection.model_validate(_fields(item))
 
     def connections_of(self, connector: str) -> list[Connection]:
         items = dynamo.query(
@@ -73,7 +81,7 @@ class Store:
             KeyConditionExpression="gsi1pk = :pk",
             ExpressionAttributeValues=values({":pk": keys.by_connector(connector)}),
         )
-        return [Connection.model_validate(item) for item in items]
+        return [Connection.model_validate(_fields(item)) for item in items]
 
     def get_state(self, connection_id: str) -> Item:
         return dynamo.get(self.table, keys.connection(connection_id), keys.STATE) or {}
@@ -295,7 +303,7 @@ class Store:
             FilterExpression=_NOT_EXPIRED,
             ExpressionAttributeValues=values({":pk": keys.run(run_id), ":log": keys.LOG_PREFIX, ":now": clock.epoch()}),
         )
-        return [LogLine.model_validate(item) for item in items]
+        return [LogLine.model_validate(_fields(item)) for item in items]
 
     # -- employees -----------------------------------------------------------------------------------
     def employee_item(self, state: EmployeeState) -> Item:
@@ -319,12 +327,12 @@ class Store:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :emp)",
             ExpressionAttributeValues=values({":pk": keys.connection(connection_id), ":emp": keys.EMPLOYEE_PREFIX}),
         )
-        states = (EmployeeState.model_validate(item) for item in items)
+        states = (EmployeeState.model_validate(_fields(item)) for item in items)
         return {state.employee_id: state for state in states}
 
     def get_employee_state(self, connection_id: str, employee_id: str) -> EmployeeState | None:
         item = dynamo.get(self.table, keys.connection(connection_id), keys.employee(employee_id))
-        return EmployeeState.model_validate(item) if item else None
+        return EmployeeState.model_validate(_fields(item)) if item else None
 
     def employees_by_status(self, connection_id: str, status: SyncStatus) -> list[EmployeeState]:
         items = dynamo.query(
@@ -333,7 +341,7 @@ class Store:
             KeyConditionExpression="gsi1pk = :pk",
             ExpressionAttributeValues=values({":pk": keys.by_status(connection_id, status.value)}),
         )
-        return [EmployeeState.model_validate(item) for item in items]
+        return [EmployeeState.model_validate(_fields(item)) for item in items]
 
     def put_employee_states(
         self,
@@ -370,7 +378,7 @@ class Store:
             ),
             ScanIndexForward=False,
         )
-        return [HistoryEntry.model_validate(item) for item in items]
+        return [HistoryEntry.model_validate(_fields(item)) for item in items]
 
     def note_attempt_failed(self, connection_id: str, employee_id: str, run_id: str, reason: str) -> None:
         """Remember why the last attempt at a pending item failed, for the review that may follow."""
@@ -453,7 +461,7 @@ class Store:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :c)",
             ExpressionAttributeValues=values({":pk": keys.connection(connection_id), ":c": keys.CONFLICT_PREFIX}),
         )
-        return [Conflict.model_validate(item) for item in items]
+        return [Conflict.model_validate(_fields(item)) for item in items]
 
     # -- lookups -----------------------------------------------------------------------------------
     def put_lookup(self, connection_id: str, name: str, entries: list[str]) -> None:
@@ -502,7 +510,7 @@ class Store:
         )
         failures = []
         for item in items:
-            failures.append(Failure.model_validate(item))
+            failures.append(Failure.model_validate(_fields(item)))
             if len(failures) >= limit:
                 break
         return failures
@@ -511,4 +519,4 @@ class Store:
         item = _live(dynamo.get(self.table, keys.FAILURE_PK, keys.failure(failure_id)))
         if item is None:
             raise NotFoundError(f"failure {failure_id} not found")
-        return Failure.model_validate(item)
+        return Failure.model_validate(_fields(item))

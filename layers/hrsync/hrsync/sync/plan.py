@@ -147,7 +147,7 @@ def plan_run(
     if not source.complete:
         plan.notes.append(f"{src} listing incomplete ({source.incomplete_reason}): no leaver marks this run")
     if not target.complete:
-        plan.notes.append(f"{tgt} listing incomplete ({target.incomplete_reason}): nothing is created this run")
+        plan.notes.append(f"{tgt} listing incomplete ({target.incomplete_reason}): nothing is sent this run")
 
     for rejection in source.rejections:
         if rejection.record_id is None:
@@ -289,6 +289,11 @@ def _plan_employee(
     reason = not_syncing_reason(employee, policy.required_fields)
     if reason:
         return EmployeePlan(**base, outcome=Outcome.NOT_SYNCING, reason=reason, target_id=match.id if match else None)
+
+    if not target.complete:
+        return EmployeePlan(
+            **base, outcome=Outcome.FAILED, reason=f"{tgt} could not be read in full: {target.incomplete_reason}"
+        )
 
     if match is None and employee.code in index.unreadable_codes:
         rejection = index.unreadable_codes[employee.code]

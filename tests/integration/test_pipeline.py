@@ -1,0 +1,151 @@
+"""The whole pipeline on moto with the real simulators: API -> run_sync -> SyncQueue -> sync_worker
+(-> SyncDLQ -> failed_sync_review), through the real handlers and events from events/."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from sandbox.sample import employee_id, expensein_user, staffology_employee
+from tests.integration.conftest import CONNECTION_ID, api, create_connection, drain, run_invocations
+
+pytestmark = pytest.mark.usefixtures("aws")
+
+
+def load(sim, path: str, records) -> None:
+    httpx.put(f"{sim.url}/_sandbox/{path}", json=records).raise_for_status()
+
+
+def users(expensein) -> list[dict]:
+    return httpx.get(f"{expensein.url}/_sandbox/records").json()
+
+
+def writes(sim) -> list[dict]:
+    return [r for r in httpx.get(f"{sim.url}/_sandbox/requests").json() if r["method"] in ("POST", "PATCH", "PUT")]
+
+
+def sync(aws) -> str:
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 202, body
+    run_invocations(aws)
+    drain(aws)
+    return body["run_id"]
+
+
+def run_view(run_id: str) -> dict:
+    status, body = api("api-get-run.json", path=f"/connections/{CONNECTION_ID}/syncs/{run_id}")
+    assert status == 200
+    return body
+
+
+@pytest.fixture
+def connected(aws, systems):
+    staffology, expensein = systems
+    load(expensein, "departments", [{"reference": "SALES", "name": "Sales"}, {"reference": "ENG", "name": "Engineering"}])
+    create_connection(staffology, expensein, aws)
+    return staffology, expensein
+
+
+def test_pipeline_new_employees_created_then_second_run_sends_nothing(aws, connected):
+    staffology, expensein = connected
+    load(staffology, "records", [
+        staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
+        staffology_employee("E002", "Bob", "Ray", "bob@example.com", department="ENG", status="Upcoming"),
+        staffology_employee("E003", "Cy", "Ode", None),
+    ])
+    run_id = sync(aws)
+    run = run_view(run_id)
+    assert run["status"] == "SUCCEEDED"
+    assert run["counters"]["created"] == 2 and run["counters"]["not_syncing"] == 1
+    by_ref = {u["reference"]: u for u in users(expensein)}
+    assert set(by_ref) == {"E001", "E002"}
+    assert by_ref["E002"]["department"] == "ENG" and by_ref["E001"]["invited"] is False
+    status, body = api("api-list-employees.json", query={"status": "NOT_SYNCING"}, path=f"/connections/{CONNECTION_ID}/employees")
+    assert status == 200
+    [missing] = body["employees"]
+    assert missing["employee_id"] == employee_id("E003") and missing["reason"] == "missing required field: email"
+
+    before = len(writes(expensein))
+    second = run_view(sync(aws))
+    assert second["status"] == "SUCCEEDED" and second["counters"]["in_step"] == 2
+    assert len(writes(expensein)) == before
+
+    status, log = api("api-get-run-log.json", path=f"/connections/{CONNECTION_ID}/syncs/{run_id}/log")
+    messages = [line["message"] for line in log["lines"]]
+    assert messages[0] == "Job Started" and messages[-1].startswith("Job Finished: 2 created")
+
+
+def test_pipeline_edit_in_target_overwritten_and_leaver_marked(aws, connected):
+    staffology, expensein = connected
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
+                                 staffology_employee("E002", "Bob", "Ray", "bob@example.com")])
+    sync(aws)
+    edited = [dict(u, lastName="Edited") if u["reference"] == "E001" else u for u in users(expensein)]
+    load(expensein, "records", edited)
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
+                                 staffology_employee("E002", "Bob", "Ray", "bob@example.com", status="Former", leave_date="2026-10-31")])
+    run = run_view(sync(aws))
+    assert run["counters"]["updated"] == 1 and run["counters"]["marked_leaver"] == 1
+    by_ref = {u["reference"]: u for u in users(expensein)}
+    assert by_ref["E001"]["lastName"] == "Lee"
+    assert by_ref["E002"]["leaveDate"] == "2026-10-31" and by_ref["E002"]["isActive"] is False
+
+
+def test_pipeline_second_trigger_while_running_gets_409_with_run_id(aws, connected):
+    status, first = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 202
+    status, second = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 409 and second["run_id"] == first["run_id"]
+    run_invocations(aws)
+    drain(aws)
+    status, _ = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 202
+
+
+def test_pipeline_target_unreadable_every_employee_failed_for_review(aws, connected):
+    staffology, expensein = connected
+    records = [staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com") for i in range(3)]
+    load(staffology, "records", [*records, staffology_employee("E009", "No", "Mail", None)])
+    httpx.put(f"{expensein.url}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 500}).raise_for_status()
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    run_invocations(aws)
+    drain(aws)
+    run = run_view(body["run_id"])
+    assert run["status"] == "COMPLETED_WITH_FAILURES" and run["counters"]["failed"] == 3
+    status, failures = api("api-list-failures.json")
+    assert sorted(f["employee_id"] for f in failures["failures"]) == sorted(r["id"] for r in records)
+    assert all("ExpenseIn" in f["reason"] and "500" in f["reason"] for f in failures["failures"])
+    status, body = api("api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "NOT_SYNCING"})
+    assert [e["code"] for e in body["employees"]] == ["E009"]
+
+
+def test_pipeline_source_unreadable_run_fails_with_reason(aws, connected):
+    staffology, _ = connected
+    httpx.put(f"{staffology.url}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 500}).raise_for_status()
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    run_invocations(aws)
+    run = run_view(body["run_id"])
+    assert run["status"] == "FAILED" and "Staffology Payroll" in run["reason"]
+    status, _ = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 202  # the lock was released
+
+
+def test_pipeline_writes_failing_dead_letter_to_review_and_run_finishes(aws, connected, monkeypatch):
+    staffology, expensein = connected
+    load(staffology, "records", [staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com") for i in range(3)])
+    # Reads work, every write fails: each item is retried, dead-lettered, reviewed.
+    from sandbox.simulators import expensein as sim_module  # noqa: F401
+
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    run_invocations(aws)
+    httpx.put(f"{expensein.url}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 503}).raise_for_status()
+    drain(aws)
+    run = run_view(body["run_id"])
+    assert run["status"] == "COMPLETED_WITH_FAILURES"
+    assert run["counters"]["failed"] == 3 and run["counters"]["pending"] == 0
+    status, failed = api("api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "FAILED"})
+    assert len(failed["employees"]) == 3
+    assert all("503" in e["reason"] for e in failed["employees"])
+    status, failures = api("api-list-failures.json")
+    assert len(failures["failures"]) == 3 and {f["run_id"] for f in failures["failures"]} == {body["run_id"]}
+    assert users(expensein) == []
