@@ -289,9 +289,15 @@ def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None
     """End the run once nothing is pending: log Job Finished, move the last successful sync time when every
     item succeeded, release the lock. Safe to call from every worker: only one caller ends it."""
     run = db.get_run(connection_id, run_id)
-    if run.status is not RunStatus.RUNNING or run.counters.pending > 0:
-        return None
     c = run.counters
+    if run.status is not RunStatus.RUNNING:
+        return None
+    if c.pending > 0:
+        queued = c.to_create + c.to_update + c.to_mark_leaver
+        done = queued - c.pending
+        if done and done % max(1, queued // 10) == 0:
+            db.log(run_id, f"Applied {done} of {queued} changes")
+        return None
     status = RunStatus.SUCCEEDED if c.failed == 0 else RunStatus.COMPLETED_WITH_FAILURES
     ended = db.end_run(connection_id, run_id, status, only_if_idle=True)
     if ended is None:

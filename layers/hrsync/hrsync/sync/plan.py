@@ -345,7 +345,7 @@ def _plan_employee(
                 **base,
                 outcome=Outcome.NOT_SYNCING,
                 reason=(
-                    f"email already used by a {tgt} user with {other}; "
+                    f"email already used by an existing {tgt} user with {other}; "
                     "an administrator must set that user's reference to the payroll code"
                 ),
                 warnings=tuple(warnings),
