@@ -63,13 +63,13 @@ def _apply(
     except RecordNotFoundError:
         return SyncStatus.NOT_SYNCING, f"no longer in {policy.source_name}", state.target_id, "not_syncing"
     if isinstance(employee, RecordRejection):
-        reason = f"{policy.source_name} record is invalid: field {employee.field}: {employee.reason}"
-        return SyncStatus.NOT_SYNCING, reason, state.target_id, "not_syncing"
-    reason = not_syncing_reason(employee, policy.required_fields)
-    if reason:
-        return SyncStatus.NOT_SYNCING, reason, state.target_id, "not_syncing"
+        invalid = f"{policy.source_name} record is invalid: field {employee.field}: {employee.reason}"
+        return SyncStatus.NOT_SYNCING, invalid, state.target_id, "not_syncing"
+    missing = not_syncing_reason(employee, policy.required_fields)
+    if missing:
+        return SyncStatus.NOT_SYNCING, missing, state.target_id, "not_syncing"
 
-    target_id = item.target_id
+    target_id: str | None = item.target_id
     if item.action is Action.CREATE:
         existing = _already_created(opened, employee) if receive_count > 1 else None
         if existing is not None:

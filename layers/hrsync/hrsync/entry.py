@@ -82,7 +82,7 @@ def handle_work_batch(event: dict[str, Any], context: LambdaContext) -> dict[str
         receive_count = int(record.attributes.approximate_receive_count or 1)
         apply_work_item(item, receive_count=receive_count, deadline=deadline)
 
-    return process_partial_response(
+    return process_partial_response(  # type: ignore[return-value]
         event=event,
         record_handler=record_handler,
         processor=BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),
@@ -96,7 +96,7 @@ def handle_dead_letters(event: dict[str, Any], context: LambdaContext) -> dict[s
     def record_handler(record: SQSRecord) -> None:
         review_dead_letter(record.body, record.message_id)
 
-    return process_partial_response(
+    return process_partial_response(  # type: ignore[return-value]
         event=event,
         record_handler=record_handler,
         processor=BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from hrsync.models.employee import Employee, EmploymentStatus, Listing, RecordRejection
 from hrsync.models.records import ConflictKind
@@ -284,45 +285,41 @@ def _plan_employee(
     target: Listing,
 ) -> EmployeePlan:
     src, tgt = policy.source_name, policy.target_name
-    base = {"employee_id": employee.id, "code": employee.code}
+
+    def result(outcome: Outcome, **details: Any) -> EmployeePlan:
+        return EmployeePlan(employee.id, employee.code, outcome, **details)
 
     reason = not_syncing_reason(employee, policy.required_fields)
     if reason:
-        return EmployeePlan(**base, outcome=Outcome.NOT_SYNCING, reason=reason, target_id=match.id if match else None)
+        return result(Outcome.NOT_SYNCING, reason=reason, target_id=match.id if match else None)
 
     if not target.complete:
-        return EmployeePlan(
-            **base, outcome=Outcome.FAILED, reason=f"{tgt} could not be read in full: {target.incomplete_reason}"
-        )
+        return result(Outcome.FAILED, reason=f"{tgt} could not be read in full: {target.incomplete_reason}")
 
     if match is None and employee.code in index.unreadable_codes:
         rejection = index.unreadable_codes[employee.code]
-        return EmployeePlan(
-            **base,
-            outcome=Outcome.NOT_SYNCING,
+        return result(
+            Outcome.NOT_SYNCING,
             reason=f"the {tgt} user holding this reference could not be read (field {rejection.field})",
         )
 
     if employee.status is EmploymentStatus.FORMER:
         if match is None:
-            return EmployeePlan(
-                **base,
-                outcome=Outcome.NOT_SYNCING,
+            return result(
+                Outcome.NOT_SYNCING,
                 reason=f"has left and has no {tgt} user; leavers are never created",
             )
         if match.leave_date is not None and (employee.leave_date is None or match.leave_date == employee.leave_date):
-            return EmployeePlan(**base, outcome=Outcome.IN_STEP, target_id=match.id, matched_by=matched_by)
+            return result(Outcome.IN_STEP, target_id=match.id, matched_by=matched_by)
         if not source.complete:
-            return EmployeePlan(
-                **base,
-                outcome=Outcome.NOT_SYNCING,
+            return result(
+                Outcome.NOT_SYNCING,
                 target_id=match.id,
                 matched_by=matched_by,
                 reason=f"leaver mark withheld: the {src} listing was incomplete this run",
             )
-        return EmployeePlan(
-            **base,
-            outcome=Outcome.APPLY,
+        return result(
+            Outcome.APPLY,
             action=Action.MARK_LEAVER,
             target_id=match.id,
             matched_by=matched_by,
@@ -333,17 +330,15 @@ def _plan_employee(
     email = _lower(employee.email)
     if match is None:
         if not target.complete:
-            return EmployeePlan(
-                **base,
-                outcome=Outcome.NOT_SYNCING,
+            return result(
+                Outcome.NOT_SYNCING,
                 reason=f"not created: the {tgt} listing was incomplete this run",
             )
         holders = index.by_email.get(email or "", [])
         if holders or email in index.unreadable_emails:
             other = "no reference" if holders and not holders[0].code else "another reference"
-            return EmployeePlan(
-                **base,
-                outcome=Outcome.NOT_SYNCING,
+            return result(
+                Outcome.NOT_SYNCING,
                 reason=(
                     f"email already used by an existing {tgt} user with {other}; "
                     "an administrator must set that user's reference to the payroll code"
@@ -351,40 +346,34 @@ def _plan_employee(
                 warnings=tuple(warnings),
             )
         fields = tuple(name for name, value in desired.items() if value is not None)
-        return EmployeePlan(
-            **base, outcome=Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings)
-        )
+        return result(Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings))
 
     changed = _changed_fields(desired, match)
     if "email" in changed and any(user.id != match.id for user in index.by_email.get(email or "", [])):
-        return EmployeePlan(
-            **base,
-            outcome=Outcome.NOT_SYNCING,
+        return result(
+            Outcome.NOT_SYNCING,
             target_id=match.id,
             matched_by=matched_by,
             reason=f"new email already used by another {tgt} user",
             warnings=tuple(warnings),
         )
     if "code" in changed and index.by_code.get(employee.code or ""):
-        return EmployeePlan(
-            **base,
-            outcome=Outcome.NOT_SYNCING,
+        return result(
+            Outcome.NOT_SYNCING,
             target_id=match.id,
             matched_by=matched_by,
             reason=f"payroll code changed but another {tgt} user holds it as reference",
             warnings=tuple(warnings),
         )
     if not changed:
-        return EmployeePlan(
-            **base,
-            outcome=Outcome.IN_STEP,
+        return result(
+            Outcome.IN_STEP,
             target_id=match.id,
             matched_by=matched_by,
             warnings=tuple(warnings),
         )
-    return EmployeePlan(
-        **base,
-        outcome=Outcome.APPLY,
+    return result(
+        Outcome.APPLY,
         action=Action.UPDATE,
         target_id=match.id,
         matched_by=matched_by,
