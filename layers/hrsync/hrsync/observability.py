@@ -20,7 +20,7 @@ _PATTERNS = [
     re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # e-mail
     re.compile(r"\b\d{2}-\d{2}-\d{2}\b"),  # sort code
     re.compile(r"\b\d{3}-\d{3}\b"),  # BSB
-    re.compile(r"\b[A-CEGHJ-PR-TW-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.IGNORECASE),  # NI number
+    re.compile(r"\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b", re.IGNORECASE),  # NI number
     re.compile(r"\b\d{8,9}\b"),  # account number / TFN
 ]
 
@@ -32,10 +32,18 @@ def redact(text: str) -> str:
     return text
 
 
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
+
+
 class _RedactingFilter(logging.Filter):
+    """Masks personal data in the message and in every string passed as `extra`."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
             record.msg = redact(record.msg)
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, redact(value))
         return True
 
 
