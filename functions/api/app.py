@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hrsync.api.app import app
 from hrsync.entry import lambda_entry
 

@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from hrsync.entry import handle_run_event, lambda_entry
 
 

@@ -129,9 +129,7 @@ class Request:
             return by_lower[raw.strip().lower()]
         except KeyError:
             allowed = ", ".join(by_lower.values())
-            raise HttpError(
-                400, f"The value '{raw}' is not valid for {name}: expected one of {allowed}"
-            ) from None
+            raise HttpError(400, f"The value '{raw}' is not valid for {name}: expected one of {allowed}") from None
 
     def uuid_param(self, name: str) -> str | None:
         raw = self.param(name)
@@ -187,9 +185,7 @@ def route[F: Callable[..., Any]](method: str, pattern: str) -> Callable[[F], F]:
 
 def _compile(pattern: str) -> re.Pattern[str]:
     parts = re.split(r"\{(\w+)\}", pattern)
-    regex = "".join(
-        f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part) for index, part in enumerate(parts)
-    )
+    regex = "".join(f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part) for index, part in enumerate(parts))
     return re.compile(regex)
 
 
@@ -225,18 +221,11 @@ class Faults:
         }
 
 
-def _fault_number(
-    body: dict[str, Any], name: str, valid: Callable[[float], bool], expected: str
-) -> float | None:
+def _fault_number(body: dict[str, Any], name: str, valid: Callable[[float], bool], expected: str) -> float | None:
     value = body.get(name)
     if value is None:
         return None
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not valid(value)
-    ):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not valid(value):
         raise HttpError(400, f"{name} must be {expected}", extra={"field": name})
     return float(value)
 
@@ -246,9 +235,7 @@ def _fault_status(body: dict[str, Any]) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
-        raise HttpError(
-            400, "error_status must be an integer from 400 to 599", extra={"field": "error_status"}
-        )
+        raise HttpError(400, "error_status must be an integer from 400 to 599", extra={"field": "error_status"})
     return value
 
 
@@ -456,9 +443,7 @@ class Simulator(abc.ABC):
             params = {name: unquote(value) for name, value in found.groupdict().items()}
             return getattr(self, candidate.attribute), params
         if allowed:
-            raise HttpError(
-                405, f"Method {request.method} is not allowed here", headers={"Allow": ", ".join(allowed)}
-            )
+            raise HttpError(405, f"Method {request.method} is not allowed here", headers={"Allow": ", ".join(allowed)})
         raise HttpError(404, f"No route for {request.method} {request.path}")
 
     def _record(self, request: Request, status: int) -> None:

@@ -127,17 +127,12 @@ class ExpenseInSimulator(Simulator):
         for index, department in enumerate(departments):
             reference = department.get("reference") if isinstance(department, dict) else None
             if not isinstance(reference, str) or not reference.strip():
-                raise HttpError(
-                    400, f"department {index} needs a non-empty reference", extra={"index": index}
-                )
+                raise HttpError(400, f"department {index} needs a non-empty reference", extra={"index": index})
             if reference in seen:
-                raise HttpError(
-                    400, f"department {index} repeats reference {reference}", extra={"index": index}
-                )
+                raise HttpError(400, f"department {index} repeats reference {reference}", extra={"index": index})
             seen.add(reference)
         self._departments = [
-            {"reference": department["reference"], "name": department.get("name")}
-            for department in departments
+            {"reference": department["reference"], "name": department.get("name")} for department in departments
         ]
 
     def dump_departments(self) -> list[Any]:
@@ -163,10 +158,7 @@ class ExpenseInSimulator(Simulator):
             for rendered in map(self._render, self._users.values())
             if (include_leavers or rendered["isActive"])
             and (reference is None or rendered["reference"] == reference)
-            and (
-                email is None
-                or (isinstance(rendered["email"], str) and rendered["email"].lower() == email.lower())
-            )
+            and (email is None or (isinstance(rendered["email"], str) and rendered["email"].lower() == email.lower()))
         ]
         start = (page - 1) * page_size
         return {

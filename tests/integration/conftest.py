@@ -93,7 +93,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
             QueueName="SyncQueue",
             Attributes={
                 "VisibilityTimeout": "0",
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": _max_receive("SyncQueue")}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": _max_receive("SyncQueue")}
+                ),
             },
         )["QueueUrl"]
         _create_table("hrsync-test")
@@ -132,8 +134,14 @@ def systems() -> Iterator[tuple[StaffologySimulator, ExpenseInSimulator]]:
         yield staffology, expensein
 
 
-def api(event_name: str, *, path: str | None = None, body: Any = None, query: dict[str, str] | None = None,
-        method: str | None = None) -> tuple[int, Any]:
+def api(
+    event_name: str,
+    *,
+    path: str | None = None,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    method: str | None = None,
+) -> tuple[int, Any]:
     """Call ApiFunction's handler with an event from events/, optionally changed."""
     from functions_api import handler
 
@@ -152,8 +160,9 @@ def api(event_name: str, *, path: str | None = None, body: Any = None, query: di
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
 
-def create_connection(staffology: StaffologySimulator, expensein: ExpenseInSimulator, aws: Aws,
-                      options: dict[str, Any] | None = None) -> None:
+def create_connection(
+    staffology: StaffologySimulator, expensein: ExpenseInSimulator, aws: Aws, options: dict[str, Any] | None = None
+) -> None:
     boto3.client("secretsmanager").create_secret(
         Name=f"hrsync/{CONNECTION_ID}",
         SecretString=json.dumps({"source": {"api_key": STAFFOLOGY_KEY}, "target": {"api_key": EXPENSEIN_KEY}}),
@@ -178,9 +187,11 @@ def run_invocations(aws: Aws) -> None:
 
 
 def _receive(url: str) -> list[dict[str, Any]]:
-    return boto3.client("sqs").receive_message(
-        QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
-    ).get("Messages", [])
+    return (
+        boto3.client("sqs")
+        .receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0)
+        .get("Messages", [])
+    )
 
 
 def _sqs_event(messages: list[dict[str, Any]], queue: str) -> dict[str, Any]:

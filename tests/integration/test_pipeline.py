@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from sandbox.sample import employee_id, expensein_user, staffology_employee
+from sandbox.sample import employee_id, staffology_employee
 from tests.integration.conftest import CONNECTION_ID, api, create_connection, drain, run_invocations
 
 pytestmark = pytest.mark.usefixtures("aws")
@@ -41,18 +41,24 @@ def run_view(run_id: str) -> dict:
 @pytest.fixture
 def connected(aws, systems):
     staffology, expensein = systems
-    load(expensein, "departments", [{"reference": "SALES", "name": "Sales"}, {"reference": "ENG", "name": "Engineering"}])
+    load(
+        expensein, "departments", [{"reference": "SALES", "name": "Sales"}, {"reference": "ENG", "name": "Engineering"}]
+    )
     create_connection(staffology, expensein, aws)
     return staffology, expensein
 
 
 def test_pipeline_new_employees_created_then_second_run_sends_nothing(aws, connected):
     staffology, expensein = connected
-    load(staffology, "records", [
-        staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
-        staffology_employee("E002", "Bob", "Ray", "bob@example.com", department="ENG", status="Upcoming"),
-        staffology_employee("E003", "Cy", "Ode", None),
-    ])
+    load(
+        staffology,
+        "records",
+        [
+            staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
+            staffology_employee("E002", "Bob", "Ray", "bob@example.com", department="ENG", status="Upcoming"),
+            staffology_employee("E003", "Cy", "Ode", None),
+        ],
+    )
     run_id = sync(aws)
     run = run_view(run_id)
     assert run["status"] == "SUCCEEDED"
@@ -60,7 +66,9 @@ def test_pipeline_new_employees_created_then_second_run_sends_nothing(aws, conne
     by_ref = {u["reference"]: u for u in users(expensein)}
     assert set(by_ref) == {"E001", "E002"}
     assert by_ref["E002"]["department"] == "ENG" and by_ref["E001"]["invited"] is False
-    status, body = api("api-list-employees.json", query={"status": "NOT_SYNCING"}, path=f"/connections/{CONNECTION_ID}/employees")
+    status, body = api(
+        "api-list-employees.json", query={"status": "NOT_SYNCING"}, path=f"/connections/{CONNECTION_ID}/employees"
+    )
     assert status == 200
     [missing] = body["employees"]
     assert missing["employee_id"] == employee_id("E003") and missing["reason"] == "missing required field: email"
@@ -77,13 +85,25 @@ def test_pipeline_new_employees_created_then_second_run_sends_nothing(aws, conne
 
 def test_pipeline_edit_in_target_overwritten_and_leaver_marked(aws, connected):
     staffology, expensein = connected
-    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
-                                 staffology_employee("E002", "Bob", "Ray", "bob@example.com")])
+    load(
+        staffology,
+        "records",
+        [
+            staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
+            staffology_employee("E002", "Bob", "Ray", "bob@example.com"),
+        ],
+    )
     sync(aws)
     edited = [dict(u, lastName="Edited") if u["reference"] == "E001" else u for u in users(expensein)]
     load(expensein, "records", edited)
-    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
-                                 staffology_employee("E002", "Bob", "Ray", "bob@example.com", status="Former", leave_date="2026-10-31")])
+    load(
+        staffology,
+        "records",
+        [
+            staffology_employee("E001", "Ann", "Lee", "ann@example.com"),
+            staffology_employee("E002", "Bob", "Ray", "bob@example.com", status="Former", leave_date="2026-10-31"),
+        ],
+    )
     run = run_view(sync(aws))
     assert run["counters"]["updated"] == 1 and run["counters"]["marked_leaver"] == 1
     by_ref = {u["reference"]: u for u in users(expensein)}
@@ -113,9 +133,12 @@ def test_pipeline_target_unreadable_every_employee_failed_for_review(aws, connec
     run = run_view(body["run_id"])
     assert run["status"] == "COMPLETED_WITH_FAILURES" and run["counters"]["failed"] == 3
     status, failures = api("api-list-failures.json")
+    assert status == 200
     assert sorted(f["employee_id"] for f in failures["failures"]) == sorted(r["id"] for r in records)
     assert all("ExpenseIn" in f["reason"] and "500" in f["reason"] for f in failures["failures"])
-    status, body = api("api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "NOT_SYNCING"})
+    _status, body = api(
+        "api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "NOT_SYNCING"}
+    )
     assert [e["code"] for e in body["employees"]] == ["E009"]
 
 
@@ -143,9 +166,12 @@ def test_pipeline_writes_failing_dead_letter_to_review_and_run_finishes(aws, con
     run = run_view(body["run_id"])
     assert run["status"] == "COMPLETED_WITH_FAILURES"
     assert run["counters"]["failed"] == 3 and run["counters"]["pending"] == 0
-    status, failed = api("api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "FAILED"})
+    status, failed = api(
+        "api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "FAILED"}
+    )
+    assert status == 200
     assert len(failed["employees"]) == 3
     assert all("503" in e["reason"] for e in failed["employees"])
-    status, failures = api("api-list-failures.json")
+    _status, failures = api("api-list-failures.json")
     assert len(failures["failures"]) == 3 and {f["run_id"] for f in failures["failures"]} == {body["run_id"]}
     assert users(expensein) == []

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+from hrsync.connectors.staffology_expensein import CONNECTOR
 from hrsync.models.connection import Connection
 from hrsync.models.employee import BankDetails, Employee, EmploymentStatus, Listing, RecordRejection
 from hrsync.models.records import ConflictKind
 from hrsync.models.work import Action
 from hrsync.sync.plan import Outcome, Plan, plan_run
-
-from hrsync.connectors.staffology_expensein import CONNECTOR
 
 CONN = Connection.model_validate(
     {
@@ -24,7 +23,9 @@ CONN = Connection.model_validate(
     }
 )
 POLICY = CONNECTOR.policy_for(CONN)
-BANK_POLICY = CONNECTOR.policy_for(CONN.model_copy(update={"options": CONN.options.model_copy(update={"include_bank_details": True})}))
+BANK_POLICY = CONNECTOR.policy_for(
+    CONN.model_copy(update={"options": CONN.options.model_copy(update={"include_bank_details": True})})
+)
 DEPTS = {"SALES", "ENG"}
 
 

@@ -79,9 +79,7 @@ def test_server_keep_alive_reuses_one_connection(simulator: StaffologySimulator)
         assert first.getheader("Content-Length") is not None
         first.read()
         socket_after_first = connection.sock
-        connection.request(
-            "PUT", "/_sandbox/faults", body=b"{}", headers={"Content-Type": "application/json"}
-        )
+        connection.request("PUT", "/_sandbox/faults", body=b"{}", headers={"Content-Type": "application/json"})
         second = connection.getresponse()
         second.read()
         assert second.status == 200
@@ -127,9 +125,7 @@ def test_control_surface_needs_no_vendor_auth(simulator: StaffologySimulator) ->
 
 
 def test_request_bad_json_body_answers_400_json(client: httpx.Client) -> None:
-    response = client.put(
-        "/_sandbox/records", content=b"[{not json", headers={"Content-Type": "application/json"}
-    )
+    response = client.put("/_sandbox/records", content=b"[{not json", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
     assert "JSON" in response.json()["message"]
 

@@ -56,9 +56,7 @@ def error_fields(response: httpx.Response) -> list[str]:
 
 
 @pytest.mark.parametrize("header", [None, "ApiKey wrong", f"Bearer {DEFAULT_API_KEY}", DEFAULT_API_KEY])
-def test_auth_without_the_api_key_header_answers_401(
-    simulator: ExpenseInSimulator, header: str | None
-) -> None:
+def test_auth_without_the_api_key_header_answers_401(simulator: ExpenseInSimulator, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     assert httpx.get(f"{simulator.url}/1.0/users", headers=headers).status_code == 401
 
@@ -154,9 +152,7 @@ def test_patch_unknown_id_answers_404(client: httpx.Client) -> None:
 
 def test_patch_send_invitation_is_rejected(client: httpx.Client) -> None:
     user_id = create(client, new_user(1))["id"]
-    assert error_fields(client.patch(f"/users/{user_id}", json={"sendInvitation": True})) == [
-        "sendInvitation"
-    ]
+    assert error_fields(client.patch(f"/users/{user_id}", json={"sendInvitation": True})) == ["sendInvitation"]
 
 
 def test_patch_own_values_are_not_a_conflict(client: httpx.Client) -> None:

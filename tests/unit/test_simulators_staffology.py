@@ -27,9 +27,7 @@ def client(simulator: StaffologySimulator) -> Iterator[httpx.Client]:
         yield http
 
 
-def employee(
-    number: int, *, status: str | None = None, dept: str | None = None, **extra: Any
-) -> dict[str, Any]:
+def employee(number: int, *, status: str | None = None, dept: str | None = None, **extra: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
         "id": f"00000000-0000-4000-8000-{number:012d}",
         "personalDetails": {
@@ -132,9 +130,7 @@ def test_employees_page_size_defaults_to_100(client: httpx.Client) -> None:
         {"sortDescending": "maybe"},
     ],
 )
-def test_employees_bad_query_parameter_answers_400_naming_it(
-    client: httpx.Client, params: dict[str, Any]
-) -> None:
+def test_employees_bad_query_parameter_answers_400_naming_it(client: httpx.Client, params: dict[str, Any]) -> None:
     response = client.get(EMPLOYEES, params=params)
     assert response.status_code == 400
     assert next(iter(params)) in response.json()["message"]
