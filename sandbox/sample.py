@@ -25,8 +25,15 @@ def staffology_employee(
     leave_date: str | None = None,
     bank: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """A Staffology `Contract.EmployeeResponse` as the API returns it."""
-    return {
+    """A Staffology `Contract.EmployeeResponse` as the API returns it (absent objects are left out, not null)."""
+    employment: dict[str, Any] = {
+        "payrollCode": code,
+        "starterDetails": {"startDate": start_date, "starterDeclaration": "A"},
+        "leaverDetails": {"hasLeft": status == "Former", "leaveDate": leave_date},
+    }
+    if department:
+        employment["department"] = {"code": department, "title": department.title()}
+    record: dict[str, Any] = {
         "id": employee_id(code),
         "status": status,
         "personalDetails": {
@@ -37,14 +44,11 @@ def staffology_employee(
             "gender": "Female",
             "maritalStatus": "Unknown",
         },
-        "employmentDetails": {
-            "payrollCode": code,
-            "department": {"code": department, "title": department.title()} if department else None,
-            "starterDetails": {"startDate": start_date, "starterDeclaration": "A"},
-            "leaverDetails": {"hasLeft": status == "Former", "leaveDate": leave_date},
-        },
-        "bankDetails": bank,
+        "employmentDetails": employment,
     }
+    if bank:
+        record["bankDetails"] = bank
+    return record
 
 
 def expensein_user(

@@ -543,12 +543,6 @@ def test_sample_staffology_employee_full_record_is_valid_employee_response(
     assert employee_response_errors(spec)(record) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sample.staffology_employee writes bankDetails: null (and department: null with department=None); "
-    "the spec's Contract.EmployeeResponse refers to non-nullable objects there. Remove this mark once the "
-    "sample omits those keys instead.",
-)
 @pytest.mark.parametrize(
     "kwargs", [{}, {"department": None, "bank": BANK}], ids=["defaults-bank-none", "department-none"]
 )

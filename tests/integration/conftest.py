@@ -118,13 +118,14 @@ def _reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from hrsync import context, settings
-    from hrsync.store import dynamo, queue
+    from hrsync.store import dynamo, queue, secrets
 
     settings.get_settings.cache_clear()
     context.store.cache_clear()
     context.forget_connections()
     dynamo.reset_clients()
     queue.reset_clients()
+    secrets.reset_clients()
     parameters.clear_caches()
 
 

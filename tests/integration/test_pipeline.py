@@ -175,3 +175,38 @@ def test_pipeline_writes_failing_dead_letter_to_review_and_run_finishes(aws, con
     _status, failures = api("api-list-failures.json")
     assert len(failures["failures"]) == 3 and {f["run_id"] for f in failures["failures"]} == {body["run_id"]}
     assert users(expensein) == []
+
+
+def test_pipeline_connection_update_runs_only_when_credentials_change(aws, connected):
+    import boto3
+
+    body = {
+        "connector": "staffology-expensein",
+        "source": {"base_url": connected[0].url, "employer_id": "3f5b8a6e-1c2d-4e7f-9a0b-5c6d7e8f9a01"},
+        "target": {"base_url": f"{connected[1].url}/1.0"},
+        "secret_name": f"hrsync/{CONNECTION_ID}",
+        "options": {"include_bank_details": True},
+    }
+    status, view = api("api-put-connection.json", body=body)
+    assert status == 200 and view["started_run"] is None and aws.invocations == []
+    secret = boto3.client("secretsmanager").get_secret_value(SecretId=f"hrsync/{CONNECTION_ID}")["SecretString"]
+    boto3.client("secretsmanager").put_secret_value(SecretId=f"hrsync/{CONNECTION_ID}", SecretString=secret)
+    status, view = api("api-put-connection.json", body=body)
+    assert status == 200, view
+    assert view["started_run"], view
+    assert len(aws.invocations) == 1
+
+
+def test_pipeline_bad_bodies_get_422_naming_the_field_and_unknown_ids_404(aws, connected):
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={"employee_ids": "E1"})
+    assert status == 422 and "employee_ids" in str(body)
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body="{not json")
+    assert status == 422
+    status, body = api("api-put-connection.json", body={"connector": "nope"})
+    assert status == 422 and "source" in str(body)
+    status, body = api("api-post-sync.json", path="/connections/unknown/syncs", body={})
+    assert status == 404
+    status, body = api("api-get-run.json", path=f"/connections/{CONNECTION_ID}/syncs/20200101T000000Z-00000000")
+    assert status == 404
+    status, body = api("api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "X"})
+    assert status == 422 and "status" in str(body)

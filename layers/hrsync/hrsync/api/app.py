@@ -29,6 +29,7 @@ from hrsync.observability import logger
 from hrsync.runs import fail_run, start_run
 from hrsync.settings import get_settings
 from hrsync.store.functions import InvokeError, invoke_async
+from hrsync.store.secrets import current_version
 
 app = APIGatewayRestResolver(enable_validation=True)
 ConnectionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
@@ -112,12 +113,20 @@ def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput,
         old = None
     now = clock.iso()
     connection = Connection(
-        id=connection_id, created_at=old.created_at if old else now, updated_at=now, **body.model_dump()
+        id=connection_id,
+        created_at=old.created_at if old else now,
+        updated_at=now,
+        secret_version=current_version(body.secret_name),
+        **body.model_dump(),
     )
     db.put_connection(connection)
     forget_connections()
     started = None
-    if old is None or old.secret_name != connection.secret_name:
+    new_credentials = old is not None and (old.secret_name, old.secret_version) != (
+        connection.secret_name,
+        connection.secret_version,
+    )
+    if old is None or new_credentials:
         try:
             started = _trigger(connection, "connection_saved").run_id
         except RunInProgressError:

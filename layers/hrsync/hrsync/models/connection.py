@@ -34,6 +34,7 @@ class Connection(ConnectionInput):
     id: str
     created_at: str
     updated_at: str
+    secret_version: str | None = None
 
 
 class SystemCredentials(BaseModel):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
+import boto3
 from aws_lambda_powertools.utilities import parameters
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
 from hrsync.errors import ConfigurationError
@@ -26,3 +31,24 @@ def credentials_for(connection: Connection, *, force: bool = False) -> Credentia
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors(include_input=False))
         raise ConfigurationError(f"connection {connection.id}: secret {connection.secret_name} lacks {fields}") from exc
+
+
+@lru_cache(maxsize=1)
+def _secretsmanager() -> Any:
+    return boto3.client("secretsmanager")
+
+
+def current_version(secret_name: str) -> str | None:
+    """The AWSCURRENT version id of a secret (to notice new credentials), or None if it cannot be described."""
+    try:
+        described = _secretsmanager().describe_secret(SecretId=secret_name)
+    except (ClientError, BotoCoreError):
+        return None
+    for version, stages in (described.get("VersionIdsToStages") or {}).items():
+        if "AWSCURRENT" in stages:
+            return str(version)
+    return None
+
+
+def reset_clients() -> None:
+    _secretsmanager.cache_clear()
