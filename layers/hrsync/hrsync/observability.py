@@ -8,13 +8,14 @@ numbers, NI numbers and Australian TFNs should one slip into a message.
 from __future__ import annotations
 
 import logging
+import os
 import re
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-logger = Logger()
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "hrsync"))
 tracer = Tracer()
-metrics = Metrics()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "hrsync"))
 
 _PATTERNS = [
     re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # e-mail

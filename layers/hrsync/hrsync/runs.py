@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from hrsync import clock
 from hrsync.context import OpenConnection, open_connection, store, with_fresh_credentials
 from hrsync.errors import AuthenticationError, ExternalSystemError, HrsyncError, RunInProgressError
@@ -26,7 +28,7 @@ from hrsync.models.records import (
     SyncStatus,
 )
 from hrsync.models.work import Action, WorkItem
-from hrsync.observability import logger
+from hrsync.observability import logger, metrics
 from hrsync.settings import get_settings
 from hrsync.store.queue import send_work_items
 from hrsync.store.table import Store
@@ -309,4 +311,18 @@ def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None
         "INFO" if c.failed == 0 else "WARNING",
     )
     db.release_lock(connection_id, run_id, succeeded=status is RunStatus.SUCCEEDED)
+    _publish_metrics(run.connection_id, c)
     return ended
+
+
+def _publish_metrics(connection_id: str, c: RunCounters) -> None:
+    """Counts per run, per connection (ids only)."""
+    metrics.add_dimension(name="connection", value=connection_id)
+    for name, value in (
+        ("EmployeesCreated", c.created),
+        ("EmployeesUpdated", c.updated),
+        ("EmployeesMarkedLeaver", c.marked_leaver),
+        ("EmployeesNotSyncing", c.not_syncing + c.conflicts),
+        ("EmployeesFailed", c.failed),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
