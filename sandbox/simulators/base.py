@@ -197,12 +197,13 @@ class Faults:
     error_rate: float | None = None
     error_status: int | None = None
     rate_limit_per_s: float | None = None
+    error_methods: tuple[str, ...] | None = None  # only these methods draw errors; None = all
 
     @classmethod
     def from_json(cls, body: Any) -> Faults:
         if not isinstance(body, dict):
             raise HttpError(400, "faults must be a JSON object")
-        unknown = sorted(set(body) - {"latency_ms", "error_rate", "error_status", "rate_limit_per_s"})
+        unknown = sorted(set(body) - {"latency_ms", "error_rate", "error_status", "rate_limit_per_s", "error_methods"})
         if unknown:
             raise HttpError(400, f"unknown fault field: {unknown[0]}", extra={"field": unknown[0]})
         return cls(
@@ -210,6 +211,7 @@ class Faults:
             error_rate=_fault_number(body, "error_rate", lambda v: 0 <= v <= 1, "a number from 0 to 1"),
             error_status=_fault_status(body),
             rate_limit_per_s=_fault_number(body, "rate_limit_per_s", lambda v: v > 0, "a number > 0"),
+            error_methods=_fault_methods(body),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -218,7 +220,22 @@ class Faults:
             "error_rate": self.error_rate,
             "error_status": self.error_status or 500,
             "rate_limit_per_s": self.rate_limit_per_s,
+            "error_methods": list(self.error_methods) if self.error_methods is not None else None,
         }
+
+
+def _fault_methods(body: dict[str, Any]) -> tuple[str, ...] | None:
+    value = body.get("error_methods")
+    if value is None:
+        return None
+    methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
+    if (
+        not isinstance(value, list)
+        or not value
+        or any(not isinstance(m, str) or m.upper() not in methods for m in value)
+    ):
+        raise HttpError(400, f"error_methods must be a list of {', '.join(methods)}", extra={"field": "error_methods"})
+    return tuple(m.upper() for m in value)
 
 
 def _fault_number(body: dict[str, Any], name: str, valid: Callable[[float], bool], expected: str) -> float | None:
@@ -403,7 +420,8 @@ class Simulator(abc.ABC):
             wait = bucket.take()
             if wait is not None:
                 return Response(429, {"message": "Too many requests"}, {"Retry-After": str(wait)})
-        if faults.error_rate and self._random.random() < faults.error_rate:
+        draws = faults.error_methods is None or request.method in faults.error_methods
+        if faults.error_rate and draws and self._random.random() < faults.error_rate:
             status = faults.error_status or 500
             return Response(status, {"message": f"Simulated fault ({status})"})
         return self._answer(request, authorize=True)

@@ -79,3 +79,22 @@ def test_e2e_expensein_failing_every_affected_employee_failed_and_listed(stack, 
 
 def test_e2e_local_api_without_key_refused(stack):
     assert httpx.get(f"{stack.api_url}/failures").status_code == 403
+
+
+def test_e2e_writes_failing_dead_lettered_reviewed_and_run_finished(stack, api, systems):
+    connection = stack.state()["connections"][CONNECTOR]
+    employees = [staffology_employee(f"W{i:03}", "Wes", "Webb", f"wes{i}@acme.example") for i in range(3)]
+    _load(systems, employees, [], [])
+    faults = {"error_rate": 1.0, "error_status": 500, "error_methods": ["POST", "PATCH"]}
+    httpx.put(f"{systems['expensein']}/_sandbox/faults", json=faults).raise_for_status()
+    run = sync(api, connection)
+    assert run["status"] == "COMPLETED_WITH_FAILURES"
+    assert run["counters"]["failed"] == 3 and run["counters"]["pending"] == 0
+    failed = api.get(f"/connections/{connection}/employees", params={"status": "FAILED"}).json()["employees"]
+    failed = [e for e in failed if e["run_id"] == run["run_id"]]
+    assert sorted(e["code"] for e in failed) == ["W000", "W001", "W002"]
+    assert all(e["reason"] == "ExpenseIn answered 500 after 4 tries" for e in failed)
+    failures = [f for f in api.get("/failures").json()["failures"] if f["run_id"] == run["run_id"]]
+    assert {f["failure_class"] for f in failures} == {"dead_lettered"} and len(failures) == 3
+    assert httpx.get(f"{systems['expensein']}/_sandbox/records").json() == []
+    assert stack.wait_idle(30)

@@ -171,7 +171,16 @@ def test_faults_put_then_get_returns_them_with_missing_ones_off(client: httpx.Cl
         "error_rate": 0.25,
         "error_status": 503,
         "rate_limit_per_s": None,
+        "error_methods": None,
     }
+
+
+def test_faults_error_methods_only_those_methods_fail(client: httpx.Client) -> None:
+    client.put("/_sandbox/faults", json={"error_rate": 1.0, "error_status": 500, "error_methods": ["post"]})
+    assert client.get("/_sandbox/faults").json()["error_methods"] == ["POST"]
+    assert client.get(EMPLOYEES).status_code == 200
+    assert client.post(EMPLOYEES, json={}).status_code == 500
+    assert client.put("/_sandbox/faults", json={"error_methods": ["FETCH"]}).status_code == 400
 
 
 def test_faults_error_rate_one_answers_error_status_with_json_body(client: httpx.Client) -> None:
