@@ -210,3 +210,10 @@ def test_pipeline_bad_bodies_get_422_naming_the_field_and_unknown_ids_404(aws, c
     assert status == 404
     status, body = api("api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "X"})
     assert status == 422 and "status" in str(body)
+
+
+def test_pipeline_openapi_document_lists_every_route(aws):
+    status, document = api("api-list-failures.json", path="/openapi.json")
+    assert status == 200
+    assert {"/connections/{connection_id}", "/connections/{connection_id}/syncs", "/failures"} <= set(document["paths"])
+    assert "SyncRequest" in document["components"]["schemas"]
