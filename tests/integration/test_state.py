@@ -145,3 +145,19 @@ def test_review_event_with_unreadable_body_recorded_not_lost(connection):
     assert handler(event, FakeContext("FailedSyncReviewFunction", 30)) == {"batchItemFailures": []}
     [failure] = store().list_failures()
     assert failure.failure_class == "unreadable_message" and failure.message_id == event["Records"][0]["messageId"]
+
+
+def test_lock_ten_triggers_at_once_start_exactly_one_run(connection):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def trigger(_: int) -> str:
+        try:
+            return start_run(CONNECTION_ID, "api").run_id
+        except RunInProgressError as busy:
+            return f"409:{busy.run_id}"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(trigger, range(10)))
+    started = [a for a in answers if not a.startswith("409:")]
+    assert len(started) == 1
+    assert {a.removeprefix("409:") for a in answers} == set(started)
