@@ -217,3 +217,38 @@ def test_pipeline_openapi_document_lists_every_route(aws):
     assert status == 200
     assert {"/connections/{connection_id}", "/connections/{connection_id}/syncs", "/failures"} <= set(document["paths"])
     assert "SyncRequest" in document["components"]["schemas"]
+
+
+def test_pipeline_failures_retried_after_fault_cleared_or_dismissed_with_note(aws, connected):
+    staffology, expensein = connected
+    load(staffology, "records", [staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com") for i in range(2)])
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    run_invocations(aws)
+    httpx.put(
+        f"{expensein.url}/_sandbox/faults", json={"error_rate": 1.0, "error_methods": ["POST"]}
+    ).raise_for_status()
+    drain(aws)
+    _, listed = api("api-list-failures.json")
+    first, second = listed["failures"]
+    httpx.put(f"{expensein.url}/_sandbox/faults", json={}).raise_for_status()
+
+    status, retry = api("api-list-failures.json", path=f"/failures/{first['failure_id']}/retry", method="POST", body={})
+    assert status == 202
+    run_invocations(aws)
+    drain(aws)
+    assert run_view(retry["run_id"])["counters"]["created"] == 1
+    status, employee = api(
+        "api-get-employee.json", path=f"/connections/{CONNECTION_ID}/employees/{first['employee_id']}"
+    )
+    assert employee["employee"]["status"] == "SUCCESSFUL"
+    assert [u["reference"] for u in users(expensein)] == [employee["employee"]["code"]]
+    status, again = api("api-list-failures.json", path=f"/failures/{first['failure_id']}/retry", method="POST", body={})
+    assert status == 409
+
+    path = f"/failures/{second['failure_id']}"
+    assert api("api-list-failures.json", path=path, method="DELETE", body={})[0] == 422
+    status, dismissed = api("api-list-failures.json", path=path, method="DELETE", body={"note": "left before go-live"})
+    assert status == 200 and dismissed["status"] == "DISMISSED" and dismissed["note"] == "left before go-live"
+    _, still_open = api("api-list-failures.json")
+    assert still_open["failures"] == []
+    assert api("api-list-failures.json", path="/failures/nope", method="DELETE", body={"note": "x"})[0] == 404

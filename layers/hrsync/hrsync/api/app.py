@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
@@ -10,21 +10,23 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from hrsync import clock
 from hrsync.connectors import get_connector, known_connectors
 from hrsync.context import forget_connections, store
-from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError
+from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError, StateConflictError
 from hrsync.models.api import (
     ConflictsView,
     ConnectionView,
+    DismissRequest,
     EmployeesView,
     EmployeeView,
     ErrorBody,
     FailuresView,
     LogView,
+    RetryAccepted,
     RunsView,
     SyncAccepted,
     SyncRequest,
 )
 from hrsync.models.connection import Connection, ConnectionInput
-from hrsync.models.records import Run, SyncStatus
+from hrsync.models.records import Failure, Run, SyncStatus
 from hrsync.observability import logger
 from hrsync.runs import fail_run, start_run
 from hrsync.settings import get_settings
@@ -34,6 +36,8 @@ from hrsync.store.secrets import current_version
 app = APIGatewayRestResolver(enable_validation=True)
 ConnectionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 RunId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+FailureId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+FailureStatus = Literal["OPEN", "RETRIED", "DISMISSED"]
 EmployeeIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
 
 
@@ -53,6 +57,11 @@ def _not_found(exc: NotFoundError) -> Response[str]:
 @app.exception_handler(RunInProgressError)
 def _in_progress(exc: RunInProgressError) -> Response[str]:
     return _json(409, ErrorBody(message=str(exc), run_id=exc.run_id))
+
+
+@app.exception_handler(StateConflictError)
+def _state_conflict(exc: StateConflictError) -> Response[str]:
+    return _json(409, ErrorBody(message=str(exc)))
 
 
 @app.exception_handler(ConfigurationError)
@@ -204,8 +213,36 @@ def list_conflicts(connection_id: ConnectionId) -> ConflictsView:
 
 
 @app.get("/failures", summary="Failures for review, newest first")
-def list_failures() -> FailuresView:
-    return FailuresView(failures=store().list_failures())
+def list_failures(status: Annotated[FailureStatus, Query()] = "OPEN") -> FailuresView:
+    return FailuresView(failures=store().list_failures(status))
+
+
+@app.get("/failures/<failure_id>", summary="One failure for review")
+def get_failure(failure_id: FailureId) -> Failure:
+    return store().get_failure(failure_id)
+
+
+@app.post(
+    "/failures/<failure_id>/retry",
+    summary="Sync the failed employee again (a run for that employee alone): 202, or 409 while a run is running",
+)
+def retry_failure(failure_id: FailureId) -> Response[str]:
+    db = store()
+    failure = db.get_failure(failure_id)
+    if failure.status != "OPEN":
+        raise StateConflictError(f"failure {failure_id} is {failure.status}, not open")
+    if failure.connection_id == "-":
+        raise StateConflictError(f"failure {failure_id} has no readable work item to retry; dismiss it")
+    run = _trigger(db.get_connection(failure.connection_id), f"retry:{failure_id}", [failure.employee_id])
+    db.close_failure(failure_id, "RETRIED", retry_run_id=run.run_id)
+    accepted = RetryAccepted(failure_id=failure_id, run_id=run.run_id)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
+
+
+@app.delete("/failures/<failure_id>", summary="Dismiss a failure with a note")
+def dismiss_failure(failure_id: FailureId, body: Annotated[DismissRequest, Body()]) -> Failure:
+    store().get_failure(failure_id)
+    return store().close_failure(failure_id, "DISMISSED", note=body.note)
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)

@@ -67,3 +67,16 @@ class RunsView(BaseModel):
 class ErrorBody(BaseModel):
     message: str
     run_id: str | None = None
+
+
+class DismissRequest(BaseModel):
+    """Body of DELETE /failures/{id}: why the failure needs no further action."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=1000)
+
+
+class RetryAccepted(BaseModel):
+    failure_id: str
+    run_id: str

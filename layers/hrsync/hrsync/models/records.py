@@ -124,4 +124,7 @@ class Failure(BaseModel):
     attempts: int
     time: str
     message_id: str | None = None
-    status: str = "OPEN"
+    status: str = "OPEN"  # OPEN, RETRIED (with retry_run_id) or DISMISSED (with note)
+    retry_run_id: str | None = None
+    note: str | None = None
+    closed_at: str | None = None

@@ -520,3 +520,25 @@ class Store:
         if item is None:
             raise NotFoundError(f"failure {failure_id} not found")
         return Failure.model_validate(_fields(item))
+
+    def close_failure(
+        self, failure_id: str, status: str, *, retry_run_id: str | None = None, note: str | None = None
+    ) -> Failure:
+        """Move an OPEN failure to RETRIED or DISMISSED, once; StateConflictError if it is not open."""
+        try:
+            response = dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.FAILURE_PK, "sk": keys.failure(failure_id)}),
+                UpdateExpression="SET #st = :status, retry_run_id = :run, note = :note, closed_at = :t",
+                ConditionExpression="#st = :open",
+                ExpressionAttributeNames={"#st": "status"},
+                ExpressionAttributeValues=values(
+                    {":status": status, ":run": retry_run_id, ":note": note, ":t": clock.iso(), ":open": "OPEN"}
+                ),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise StateConflictError(f"failure {failure_id} is not open") from exc
+            raise
+        return Failure.model_validate(_fields(dynamo.deserialize(response["Attributes"])))
