@@ -157,9 +157,8 @@ def test_pipeline_writes_failing_dead_letter_to_review_and_run_finishes(aws, con
     staffology, expensein = connected
     load(staffology, "records", [staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com") for i in range(3)])
     # Reads work, every write fails: each item is retried, dead-lettered, reviewed.
-    from sandbox.simulators import expensein as sim_module  # noqa: F401
-
     status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 202
     run_invocations(aws)
     httpx.put(f"{expensein.url}/_sandbox/faults", json={"error_rate": 1.0, "error_status": 503}).raise_for_status()
     drain(aws)
@@ -222,7 +221,8 @@ def test_pipeline_openapi_document_lists_every_route(aws):
 def test_pipeline_failures_retried_after_fault_cleared_or_dismissed_with_note(aws, connected):
     staffology, expensein = connected
     load(staffology, "records", [staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com") for i in range(2)])
-    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    status, _ = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 202
     run_invocations(aws)
     httpx.put(
         f"{expensein.url}/_sandbox/faults", json={"error_rate": 1.0, "error_methods": ["POST"]}
@@ -243,7 +243,7 @@ def test_pipeline_failures_retried_after_fault_cleared_or_dismissed_with_note(aw
     assert employee["employee"]["status"] == "SUCCESSFUL"
     assert [u["reference"] for u in users(expensein)] == [employee["employee"]["code"]]
     status, again = api("api-list-failures.json", path=f"/failures/{first['failure_id']}/retry", method="POST", body={})
-    assert status == 409
+    assert status == 409 and "RETRIED" in again["message"]
 
     path = f"/failures/{second['failure_id']}"
     assert api("api-list-failures.json", path=path, method="DELETE", body={})[0] == 422
