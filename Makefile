@@ -4,6 +4,7 @@ PYTHON_BASE := $(shell .ci/find-python)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LINT_STAMP := $(VENV)/.installed-lint
 NODE_STAMP := node_modules/.installed
 export SAM_CLI_TELEMETRY := 0
 export PYTHONDONTWRITEBYTECODE := 1
@@ -17,6 +18,10 @@ $(STAMP): requirements-dev.txt layers/hrsync/requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(LINT_STAMP): $(STAMP) requirements-lint.txt
+	$(PY) -m pip install --quiet -r requirements-lint.txt
 	touch $@
 
 # Prism (the Staffology contract test's mock server) comes from npm.
@@ -38,7 +43,7 @@ test: setup
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
-lint: $(STAMP)
+lint: $(LINT_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers/hrsync/hrsync
@@ -47,7 +52,7 @@ lint: $(STAMP)
 	$(VENV)/bin/sam validate --lint --region us-east-1
 	$(VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
-build: $(STAMP)
+build: $(LINT_STAMP)
 	$(VENV)/bin/sam build
 
 deploy: build
