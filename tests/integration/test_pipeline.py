@@ -252,3 +252,55 @@ def test_pipeline_failures_retried_after_fault_cleared_or_dismissed_with_note(aw
     _, still_open = api("api-list-failures.json")
     assert still_open["failures"] == []
     assert api("api-list-failures.json", path="/failures/nope", method="DELETE", body={"note": "x"})[0] == 404
+
+
+def test_pipeline_mass_leavers_held_for_approval_then_applied(aws, connected):
+    staffology, expensein = connected
+    people = [staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com") for i in range(10)]
+    load(staffology, "records", people)
+    sync(aws)
+    leavers = [
+        staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com", status="Former", leave_date="2026-11-01")
+        if i < 6
+        else people[i]
+        for i in range(10)
+    ]
+    load(staffology, "records", leavers)
+    writes_before = len(writes(expensein))
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    run_invocations(aws)
+    drain(aws)
+    held = run_view(body["run_id"])
+    assert held["status"] == "APPROVAL_REQUIRED" and "6 leaver marks exceed the safeguard of 5" in held["reason"]
+    assert len(writes(expensein)) == writes_before
+    status, busy = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 409 and busy["run_id"] == body["run_id"]
+
+    approve = f"/connections/{CONNECTION_ID}/syncs/{body['run_id']}/approve"
+    status, _ = api("api-post-sync.json", path=approve, body={})
+    assert status == 202
+    assert api("api-post-sync.json", path=approve, body={})[0] == 409
+    run_invocations(aws)
+    drain(aws)
+    done = run_view(body["run_id"])
+    assert done["status"] == "SUCCEEDED" and done["counters"]["marked_leaver"] == 6
+    assert done["approved_by"] == "arn:aws:iam::123456789012:user/ops"
+    _, log = api("api-get-run-log.json", path=f"/connections/{CONNECTION_ID}/syncs/{body['run_id']}/log")
+    messages = [line["message"] for line in log["lines"]]
+    assert messages.count("Job Started") == 1
+    assert any(m.startswith("Job Held: 6 leaver marks") for m in messages)
+    assert "Approved by arn:aws:iam::123456789012:user/ops" in messages
+    assert "Job Resumed: approved by arn:aws:iam::123456789012:user/ops" in messages
+
+
+def test_pipeline_leavers_within_threshold_applied_without_approval(aws, connected):
+    staffology, _ = connected
+    people = [staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com") for i in range(10)]
+    load(staffology, "records", people)
+    sync(aws)
+    people[:5] = [
+        staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com", status="Former", leave_date="2026-11-01")
+        for i in range(5)
+    ]
+    load(staffology, "records", people)
+    assert run_view(sync(aws))["counters"]["marked_leaver"] == 5

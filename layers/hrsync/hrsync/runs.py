@@ -64,6 +64,15 @@ def start_run(connection_id: str, trigger: str, employee_ids: list[str] | None =
     return run
 
 
+def approve_run(connection_id: str, run_id: str, approved_by: str) -> Run:
+    """Let a run held by the mass-leaver safeguard go on; StateConflictError unless it is waiting."""
+    db = store()
+    db.get_run(connection_id, run_id)  # NotFoundError
+    run = db.approve_run(connection_id, run_id, approved_by, get_settings().run_lease_seconds)
+    db.log(run_id, f"Approved by {approved_by}")
+    return run
+
+
 def time_out_run(db: Store, connection_id: str, run_id: str, *, taken_over_by: str) -> None:
     if db.end_run(connection_id, run_id, RunStatus.TIMED_OUT, TIMED_OUT_REASON, only_if_idle=False):
         db.log(run_id, f"Job Timed Out: {TIMED_OUT_REASON}; run {taken_over_by} took over", "ERROR")
@@ -90,10 +99,11 @@ def run_scheduled(connector: str, execute: Callable[[str, str], None]) -> dict[s
 def execute_run(connection_id: str, run_id: str, deadline: Callable[[], float] | None = None) -> None:
     """Read, plan, record and queue one run. Never raises for a run's own failure: the run says FAILED."""
     db = store()
-    if not db.mark_run_started(connection_id, run_id):
+    started = db.mark_run_started(connection_id, run_id)
+    if started is None:
         logger.warning("run already started or ended; duplicate invocation ignored", extra={"run_id": run_id})
         return
-    db.log(run_id, "Job Started")
+    db.log(run_id, f"Job Resumed: approved by {started.approved_by}" if started.approved_by else "Job Started")
     try:
         _plan_and_queue(db, connection_id, run_id, deadline)
     except HrsyncError as exc:
@@ -167,6 +177,22 @@ def _plan_and_queue(db: Store, connection_id: str, run_id: str, deadline: Callab
         f"{c.to_create} to create, {c.to_update} to update, {c.to_mark_leaver} to mark as leavers, "
         f"{c.not_syncing} not syncing, {c.conflicts} in conflict, {c.in_step} already in step",
     )
+    options = opened.connection.options
+    threshold = options.leaver_threshold(len(links))
+    if c.to_mark_leaver > threshold and run.approved_by is None:
+        reason = (
+            f"{c.to_mark_leaver} leaver marks exceed the safeguard of {threshold} "
+            f"({options.leaver_threshold_percent:g}% of {len(links)} linked users, "
+            f"at least {options.leaver_threshold_min})"
+        )
+        db.hold_run(connection_id, run_id, reason, c, options.approval_wait_hours * 3600)
+        db.log(
+            run_id,
+            f"Job Held: {reason}; nothing was applied. "
+            f"Approve with POST /connections/{connection_id}/syncs/{run_id}/approve",
+            "WARNING",
+        )
+        return
     if only is None:
         db.replace_conflicts(connection_id, _conflicts(plan, run_id))
     _record_states(db, connection_id, run_id, plan, states)

@@ -28,7 +28,7 @@ from hrsync.models.api import (
 from hrsync.models.connection import Connection, ConnectionInput
 from hrsync.models.records import Failure, Run, SyncStatus
 from hrsync.observability import logger
-from hrsync.runs import fail_run, start_run
+from hrsync.runs import approve_run, fail_run, start_run
 from hrsync.settings import get_settings
 from hrsync.store.functions import InvokeError, invoke_async
 from hrsync.store.secrets import current_version
@@ -71,22 +71,37 @@ def _configuration(exc: ConfigurationError) -> Response[str]:
 
 
 @app.exception_handler(InvokeError)
-def _invoke(exc: InvokeError) -> Response[str]:
+def _invoke_failed(exc: InvokeError) -> Response[str]:
     return _json(503, ErrorBody(message=str(exc)))
+
+
+def _run_function(connection: Connection) -> str:
+    function = get_settings().run_functions.get(connection.connector)
+    if not function:
+        raise ConfigurationError(f"no run function is deployed for connector {connection.connector}")
+    return function
 
 
 def _trigger(connection: Connection, trigger: str, employee_ids: list[str] | None = None) -> Run:
     """Take the lock and start the connector's run function; a run that could not start is failed at once."""
-    function = get_settings().run_functions.get(connection.connector)
-    if not function:
-        raise ConfigurationError(f"no run function is deployed for connector {connection.connector}")
+    function = _run_function(connection)
     run = start_run(connection.id, trigger, employee_ids)
+    _start_function(connection, function, run)
+    return run
+
+
+def _start_function(connection: Connection, function: str, run: Run) -> None:
     try:
         invoke_async(function, {"connection_id": connection.id, "run_id": run.run_id})
     except InvokeError:
         fail_run(store(), connection.id, run.run_id, "the run function could not be started")
         raise
-    return run
+
+
+def _caller() -> str:
+    """Who is calling: the IAM principal in the cloud, the key holder locally. Recorded when a run is approved."""
+    identity = app.current_event.request_context.identity
+    return identity.user_arn or identity.caller or f"API key holder at {identity.source_ip}"
 
 
 def _view(connection: Connection, started_run: str | None = None) -> ConnectionView:
@@ -173,6 +188,19 @@ def post_sync(connection_id: ConnectionId, body: Annotated[SyncRequest | None, B
 def list_syncs(connection_id: ConnectionId) -> RunsView:
     store().get_connection(connection_id)
     return RunsView(runs=store().list_runs(connection_id))
+
+
+@app.post(
+    "/connections/<connection_id>/syncs/<run_id>/approve",
+    summary="Let a run held by the mass-leaver safeguard go on (202); 409 unless it is waiting for approval",
+)
+def approve_sync(connection_id: ConnectionId, run_id: RunId) -> Response[str]:
+    connection = store().get_connection(connection_id)
+    function = _run_function(connection)
+    run = approve_run(connection_id, run_id, _caller())
+    _start_function(connection, function, run)
+    accepted = SyncAccepted(run_id=run.run_id, status=run.status.value)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
 
 
 @app.get("/connections/<connection_id>/syncs/<run_id>", summary="A run's status and counters")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 
@@ -16,6 +18,13 @@ class ConnectionOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     include_bank_details: bool = False
+    leaver_threshold_percent: float = Field(default=10.0, ge=0, le=100)
+    leaver_threshold_min: int = Field(default=5, ge=0)
+    approval_wait_hours: int = Field(default=24, ge=1, le=24 * 14)
+
+    def leaver_threshold(self, linked: int) -> int:
+        """The most leaver marks a run may make without approval: a share of linked users, with a floor."""
+        return max(self.leaver_threshold_min, math.ceil(linked * self.leaver_threshold_percent / 100))
 
 
 class ConnectionInput(BaseModel):

@@ -23,10 +23,11 @@ class RunStatus(StrEnum):
     COMPLETED_WITH_FAILURES = "COMPLETED_WITH_FAILURES"
     FAILED = "FAILED"
     TIMED_OUT = "TIMED_OUT"
+    APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
 
     @property
     def finished(self) -> bool:
-        return self not in (RunStatus.QUEUED, RunStatus.RUNNING)
+        return self not in (RunStatus.QUEUED, RunStatus.RUNNING, RunStatus.APPROVAL_REQUIRED)
 
 
 class RunCounters(BaseModel):
@@ -58,6 +59,7 @@ class Run(BaseModel):
     finished_at: str | None = None
     reason: str | None = None
     employee_ids: list[str] | None = None
+    approved_by: str | None = None
     counters: RunCounters = RunCounters()
 
 

@@ -44,12 +44,23 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _storable(value: Any) -> Any:
+    """DynamoDB numbers are Decimals: floats go through their string form."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
+
+
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in item.items() if v is not None}
+    return {k: _SER.serialize(_storable(v)) for k, v in item.items() if v is not None}
 
 
 def values(mapping: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _SER.serialize(v) for k, v in mapping.items()}
+    return {k: _SER.serialize(_storable(v)) for k, v in mapping.items()}
 
 
 def deserialize(raw: Mapping[str, Any]) -> Item:

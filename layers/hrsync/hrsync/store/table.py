@@ -223,8 +223,8 @@ class Store:
             raise
         return dynamo.deserialize(response["Attributes"])
 
-    def mark_run_started(self, connection_id: str, run_id: str) -> bool:
-        """QUEUED -> RUNNING, once. A second invocation of the same run gets False and must do nothing."""
+    def mark_run_started(self, connection_id: str, run_id: str) -> Run | None:
+        """QUEUED -> RUNNING, once. A second invocation of the same run gets None and must do nothing."""
         item = self._update_run(
             connection_id,
             run_id,
@@ -233,7 +233,40 @@ class Store:
             {"#s": "status"},
             {":running": RunStatus.RUNNING.value, ":queued": RunStatus.QUEUED.value, ":t": clock.iso()},
         )
-        return item is not None
+        return _run_from(item) if item else None
+
+    def hold_run(self, connection_id: str, run_id: str, reason: str, counters: RunCounters, hold_seconds: int) -> None:
+        """RUNNING -> APPROVAL_REQUIRED; the lock is kept (with a lease as long as the wait) so nothing else runs."""
+        self._update_run(
+            connection_id,
+            run_id,
+            "SET #s = :held, reason = :reason, counters = :c",
+            "#s = :running",
+            {"#s": "status"},
+            {
+                ":held": RunStatus.APPROVAL_REQUIRED.value,
+                ":running": RunStatus.RUNNING.value,
+                ":reason": reason,
+                ":c": counters.model_dump(),
+            },
+        )
+        self.extend_lease(connection_id, run_id, hold_seconds)
+
+    def approve_run(self, connection_id: str, run_id: str, approved_by: str, lease_seconds: int) -> Run:
+        """APPROVAL_REQUIRED -> QUEUED with who approved, while the run still holds the lock."""
+        if not self.extend_lease(connection_id, run_id, lease_seconds):
+            raise StateConflictError(f"run {run_id} no longer holds the connection's lock")
+        item = self._update_run(
+            connection_id,
+            run_id,
+            "SET #s = :queued, approved_by = :who",
+            "#s = :held",
+            {"#s": "status"},
+            {":queued": RunStatus.QUEUED.value, ":held": RunStatus.APPROVAL_REQUIRED.value, ":who": approved_by},
+        )
+        if item is None:
+            raise StateConflictError(f"run {run_id} is not waiting for approval")
+        return _run_from(item)
 
     def record_plan(self, connection_id: str, run_id: str, counters: RunCounters) -> None:
         """Store the planned counters (pending = work items about to be queued) before any is sent."""
@@ -258,7 +291,7 @@ class Store:
         only_if_idle: bool,
     ) -> Run | None:
         """Move a running run to its final status, once. With only_if_idle, only when no work item is pending."""
-        condition = "#s IN (:running, :queued)"
+        condition = "#s IN (:running, :queued, :held)"
         if only_if_idle:
             condition += " AND counters.pending <= :zero"
         vals: dict[str, Any] = {
@@ -266,6 +299,7 @@ class Store:
             ":t": clock.iso(),
             ":running": RunStatus.RUNNING.value,
             ":queued": RunStatus.QUEUED.value,
+            ":held": RunStatus.APPROVAL_REQUIRED.value,
             ":reason": reason,
         }
         if only_if_idle:
