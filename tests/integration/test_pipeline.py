@@ -304,3 +304,46 @@ def test_pipeline_leavers_within_threshold_applied_without_approval(aws, connect
     ]
     load(staffology, "records", people)
     assert run_view(sync(aws))["counters"]["marked_leaver"] == 5
+
+
+def test_pipeline_target_failing_most_calls_quarantines_and_defers_the_rest(aws, connected):
+    staffology, expensein = connected
+    load(staffology, "records", [staffology_employee(f"E{i:03}", "Ann", "Lee", f"a{i}@example.com") for i in range(30)])
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    run_invocations(aws)
+    httpx.put(
+        f"{expensein.url}/_sandbox/faults", json={"error_rate": 1.0, "error_methods": ["POST"]}
+    ).raise_for_status()
+    drain(aws)
+    run = run_view(body["run_id"])
+    assert run["status"] == "QUARANTINED"
+    c = run["counters"]
+    assert c["failed"] == 0 and c["deferred"] == 30 and c["target_calls"] >= 20
+    assert c["target_failures"] * 2 > c["target_calls"]
+    _, failures = api("api-list-failures.json")
+    assert failures["failures"] == []  # deferred, not dead-lettered en masse
+    status, view = api("api-get-connection.json", path=f"/connections/{CONNECTION_ID}")
+    assert status == 200
+    assert (
+        view["quarantine"]["run_id"] == body["run_id"] and "calls to the target failed" in view["quarantine"]["reason"]
+    )
+    _, deferred = api(
+        "api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "NOT_SYNCING"}
+    )
+    assert len(deferred["employees"]) == 30 and all(e["reason"].startswith("deferred") for e in deferred["employees"])
+
+    httpx.put(f"{expensein.url}/_sandbox/faults", json={}).raise_for_status()
+    again = run_view(sync(aws))
+    assert again["status"] == "SUCCEEDED" and again["counters"]["created"] == 30
+    _, view = api("api-get-connection.json", path=f"/connections/{CONNECTION_ID}")
+    assert view["quarantine"] is None
+
+
+def test_pipeline_operator_clears_quarantine(aws, connected):
+    from hrsync.context import store
+
+    store().quarantine(CONNECTION_ID, "20261122T000000Z-00000000", "test")
+    _, view = api("api-get-connection.json", path=f"/connections/{CONNECTION_ID}")
+    assert view["quarantine"]["reason"] == "test"
+    status, view = api("api-get-connection.json", path=f"/connections/{CONNECTION_ID}/quarantine", method="DELETE")
+    assert status == 200 and view["quarantine"] is None

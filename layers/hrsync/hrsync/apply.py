@@ -22,6 +22,9 @@ from hrsync.runs import DONE_COUNTER, finish_run_if_done
 from hrsync.settings import get_settings
 from hrsync.sync.validate import not_syncing_reason
 
+# Quarantine when over half of at least this many attempts at the target failed in one run.
+QUARANTINE_MIN_CALLS = 20
+
 
 def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callable[[], float] | None = None) -> None:
     """Apply one item. Raises TransientSystemError when it should be tried again later (batch failure)."""
@@ -32,6 +35,10 @@ def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callabl
             "stale or finished work item ignored",
             extra={"run_id": item.run_id, "employee_id": item.employee_id},
         )
+        return
+    quarantine = db.get_state(item.connection_id).get("quarantine")
+    if quarantine and quarantine.get("run_id") == item.run_id:
+        _defer(item, state, quarantine["reason"])
         return
     try:
         outcome = with_fresh_credentials(item.connection_id, lambda o: _apply(o, item, state, receive_count), deadline)
@@ -48,10 +55,23 @@ def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callabl
         return
     except TransientSystemError as exc:
         db.note_attempt_failed(item.connection_id, item.employee_id, item.run_id, str(exc))
+        calls, failures = db.count_target_call(item.connection_id, item.run_id, failed=True)
+        if calls >= QUARANTINE_MIN_CALLS and failures * 2 > calls:
+            why = f"{failures} of {calls} calls to the target failed in run {item.run_id} (last: {exc})"
+            if db.quarantine(item.connection_id, item.run_id, why):
+                db.log(item.run_id, f"Connection quarantined: {why}; the remaining changes are deferred", "ERROR")
+            _defer(item, state, why)
+            return
         raise
+    db.count_target_call(item.connection_id, item.run_id, failed=False)
     status, reason, target_id, counter = outcome
     _finish(item, state, status, reason, counter=counter, target_id=target_id)
     db.extend_lease(item.connection_id, item.run_id, get_settings().run_lease_seconds)
+
+
+def _defer(item: WorkItem, state: EmployeeState, reason: str) -> None:
+    """Leave the change for a later run: the target is failing for most calls, so retrying now only hurts."""
+    _finish(item, state, SyncStatus.NOT_SYNCING, f"deferred: connection quarantined ({reason})", counter="deferred")
 
 
 def _apply(

@@ -326,17 +326,26 @@ def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None
         if done and done % max(1, queued // 10) == 0:
             db.log(run_id, f"Applied {done} of {queued} changes")
         return None
-    status = RunStatus.SUCCEEDED if c.failed == 0 else RunStatus.COMPLETED_WITH_FAILURES
+    if c.deferred:
+        status = RunStatus.QUARANTINED
+    elif c.failed:
+        status = RunStatus.COMPLETED_WITH_FAILURES
+    else:
+        status = RunStatus.SUCCEEDED
     ended = db.end_run(connection_id, run_id, status, only_if_idle=True)
     if ended is None:
         return None
     db.log(
         run_id,
         f"Job Finished: {c.created} created, {c.updated} updated, {c.marked_leaver} marked as leavers, "
-        f"{c.in_step} already in step, {c.not_syncing} not syncing, {c.conflicts} in conflict, {c.failed} failed",
-        "INFO" if c.failed == 0 else "WARNING",
+        f"{c.in_step} already in step, {c.not_syncing} not syncing, {c.conflicts} in conflict, {c.failed} failed"
+        + (f", {c.deferred} deferred (quarantined)" if c.deferred else ""),
+        "INFO" if status is RunStatus.SUCCEEDED else "WARNING",
     )
     db.release_lock(connection_id, run_id, succeeded=status is RunStatus.SUCCEEDED)
+    if status is RunStatus.SUCCEEDED and db.get_state(connection_id).get("quarantine"):
+        db.clear_quarantine(connection_id)
+        db.log(run_id, "Quarantine cleared: this run succeeded")
     _publish_metrics(run.connection_id, c)
     return ended
 

@@ -113,6 +113,7 @@ def _view(connection: Connection, started_run: str | None = None) -> ConnectionV
         last_run_id=state.get("last_run_id"),
         running_run=running,
         started_run=started_run,
+        quarantine=state.get("quarantine"),
     )
 
 
@@ -166,6 +167,15 @@ def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput,
 @app.get("/connections/<connection_id>", summary="A connection with its last successful sync and running run")
 def get_connection(connection_id: ConnectionId) -> ConnectionView:
     return _view(store().get_connection(connection_id))
+
+
+@app.delete("/connections/<connection_id>/quarantine", summary="Clear a connection's quarantine (an operator's call)")
+def clear_quarantine(connection_id: ConnectionId) -> ConnectionView:
+    db = store()
+    connection = db.get_connection(connection_id)
+    db.clear_quarantine(connection_id)
+    logger.info("quarantine cleared by operator", extra={"connection_id": connection_id})
+    return _view(connection)
 
 
 @app.post(

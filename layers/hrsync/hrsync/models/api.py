@@ -23,6 +23,14 @@ class SyncAccepted(BaseModel):
     status: str
 
 
+class Quarantine(BaseModel):
+    """Set when most calls to the target failed in a run; cleared by a later successful run or an operator."""
+
+    run_id: str
+    reason: str
+    since: str
+
+
 class ConnectionView(BaseModel):
     id: str
     connector: str
@@ -36,6 +44,7 @@ class ConnectionView(BaseModel):
     last_run_id: str | None = None
     running_run: str | None = None
     started_run: str | None = None
+    quarantine: Quarantine | None = None
 
 
 class LogView(BaseModel):

@@ -23,6 +23,7 @@ class RunStatus(StrEnum):
     COMPLETED_WITH_FAILURES = "COMPLETED_WITH_FAILURES"
     FAILED = "FAILED"
     TIMED_OUT = "TIMED_OUT"
+    QUARANTINED = "QUARANTINED"
     APPROVAL_REQUIRED = "APPROVAL_REQUIRED"
 
     @property
@@ -46,7 +47,10 @@ class RunCounters(BaseModel):
     updated: int = 0
     marked_leaver: int = 0
     failed: int = 0
+    deferred: int = 0
     warnings: int = 0
+    target_calls: int = 0
+    target_failures: int = 0
 
 
 class Run(BaseModel):

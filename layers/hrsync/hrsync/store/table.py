@@ -414,6 +414,43 @@ class Store:
         )
         return [HistoryEntry.model_validate(_fields(item)) for item in items]
 
+    def count_target_call(self, connection_id: str, run_id: str, *, failed: bool) -> tuple[int, int]:
+        """Count one attempt at the target for the run; returns (calls, failures) so far."""
+        response = dynamo.client().update_item(
+            TableName=self.table,
+            Key=values({"pk": keys.connection(connection_id), "sk": keys.run(run_id)}),
+            UpdateExpression="ADD counters.target_calls :one, counters.target_failures :failed",
+            ExpressionAttributeValues=values({":one": 1, ":failed": 1 if failed else 0}),
+            ReturnValues="UPDATED_NEW",
+        )
+        counters = dynamo.deserialize(response["Attributes"]).get("counters", {})
+        return int(counters.get("target_calls", 0)), int(counters.get("target_failures", 0))
+
+    def quarantine(self, connection_id: str, run_id: str, reason: str) -> bool:
+        """Mark the connection QUARANTINED by this run, once; False when this run already did."""
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.connection(connection_id), "sk": keys.STATE}),
+                UpdateExpression="SET quarantine = :q",
+                ConditionExpression="attribute_not_exists(quarantine) OR quarantine.run_id <> :run",
+                ExpressionAttributeValues=values(
+                    {":q": {"run_id": run_id, "reason": reason, "since": clock.iso()}, ":run": run_id}
+                ),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def clear_quarantine(self, connection_id: str) -> None:
+        dynamo.client().update_item(
+            TableName=self.table,
+            Key=values({"pk": keys.connection(connection_id), "sk": keys.STATE}),
+            UpdateExpression="REMOVE quarantine",
+        )
+
     def note_attempt_failed(self, connection_id: str, employee_id: str, run_id: str, reason: str) -> None:
         """Remember why the last attempt at a pending item failed, for the review that may follow."""
         try:
