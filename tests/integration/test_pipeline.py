@@ -24,6 +24,12 @@ def writes(sim) -> list[dict]:
     return [r for r in httpx.get(f"{sim.url}/_sandbox/requests").json() if r["method"] in ("POST", "PATCH", "PUT")]
 
 
+def trigger() -> str:
+    status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
+    assert status == 202, body
+    return body["run_id"]
+
+
 def sync(aws) -> str:
     status, body = api("api-post-sync.json", path=f"/connections/{CONNECTION_ID}/syncs", body={})
     assert status == 202, body
@@ -347,3 +353,51 @@ def test_pipeline_operator_clears_quarantine(aws, connected):
     assert view["quarantine"]["reason"] == "test"
     status, view = api("api-get-connection.json", path=f"/connections/{CONNECTION_ID}/quarantine", method="DELETE")
     assert status == 200 and view["quarantine"] is None
+
+
+def test_pipeline_create_repeated_after_worker_died_creates_one_user(aws, connected, monkeypatch):
+    import boto3
+
+    from hrsync import apply
+    from hrsync.models.work import WorkItem
+
+    staffology, expensein = connected
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com")])
+    run_id = trigger()
+    run_invocations(aws)
+    [message] = boto3.client("sqs").receive_message(QueueUrl=aws.queue_url)["Messages"]
+    item = WorkItem.model_validate_json(message["Body"])
+
+    real_finish = apply._finish
+
+    def die_once(*args, **kwargs):
+        monkeypatch.setattr(apply, "_finish", real_finish)
+        raise RuntimeError("worker killed after the target accepted the create")
+
+    monkeypatch.setattr(apply, "_finish", die_once)
+    with pytest.raises(RuntimeError):
+        apply.apply_work_item(item, receive_count=1)
+    # delivered again with the same receive count: only the idempotency record stands between it and a duplicate
+    apply.apply_work_item(item, receive_count=1)
+    [user] = users(expensein)
+    assert [w["method"] for w in writes(expensein)] == ["POST"]
+    _, employee = api("api-get-employee.json", path=f"/connections/{CONNECTION_ID}/employees/{item.employee_id}")
+    assert employee["employee"]["status"] == "SUCCESSFUL" and employee["employee"]["target_id"] == user["id"]
+    assert run_view(run_id)["counters"]["created"] == 1
+
+
+def test_pipeline_changed_record_after_failed_create_is_sent_again(aws, connected):
+    staffology, expensein = connected
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com")])
+    trigger()
+    httpx.put(
+        f"{expensein.url}/_sandbox/faults", json={"error_rate": 1.0, "error_methods": ["POST"]}
+    ).raise_for_status()
+    run_invocations(aws)
+    with pytest.raises(AssertionError):
+        drain(aws, max_rounds=2)  # still failing: the item stays on the queue
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee-Smith", "ann@example.com")])
+    httpx.put(f"{expensein.url}/_sandbox/faults", json={}).raise_for_status()
+    drain(aws)
+    [user] = users(expensein)
+    assert user["lastName"] == "Lee-Smith"

@@ -14,6 +14,7 @@ from datetime import date
 from hrsync import clock
 from hrsync.context import OpenConnection, store, with_fresh_credentials
 from hrsync.errors import RecordNotFoundError, RejectedBySystemError, TransientSystemError
+from hrsync.idempotency import CreateKey, create_once, payload_hmac
 from hrsync.models.employee import Employee, RecordRejection
 from hrsync.models.records import EmployeeState, Failure, HistoryEntry, SyncStatus
 from hrsync.models.work import Action, WorkItem
@@ -96,7 +97,13 @@ def _apply(
             logger.info("create found already applied; linking", extra={"employee_id": item.employee_id})
             target_id = existing
         else:
-            target_id = opened.target.create(employee, item.fields)
+            key = CreateKey(
+                connection_id=item.connection_id,
+                employee_id=item.employee_id,
+                action=item.action.value,
+                payload_hmac=payload_hmac(opened.secret, employee.model_dump(mode="json", include=set(item.fields))),
+            )
+            target_id = create_once(key, lambda: opened.target.create(employee, item.fields))
     elif item.action is Action.UPDATE and target_id:
         opened.target.update(target_id, employee, item.fields)
     elif item.action is Action.MARK_LEAVER and target_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ class OpenConnection:
     source: SourceSystem
     target: TargetSystem
     retry: RetryPolicy
+    secret: bytes = b""  # per-connection key for HMACs of payloads, derived from its credentials
     opened: float = field(default_factory=time.monotonic)
 
     def close(self) -> None:
@@ -66,6 +68,7 @@ def open_connection(connection_id: str, *, refresh: bool = False) -> OpenConnect
         source=connector.open_source(connection, credentials, retry),
         target=connector.open_target(connection, credentials, retry),
         retry=retry,
+        secret=hashlib.sha256(credentials.model_dump_json().encode()).digest(),
     )
     _OPEN[connection_id] = opened
     return opened

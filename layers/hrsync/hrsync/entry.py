@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from hrsync.apply import apply_work_item
 from hrsync.errors import ConfigurationError
+from hrsync.idempotency import config as idempotency_config
 from hrsync.models.work import WorkItem
 from hrsync.observability import logger, metrics, tracer
 from hrsync.review import review_dead_letter
@@ -76,6 +77,7 @@ def handle_run_event(event: dict[str, Any], context: LambdaContext) -> dict[str,
 def handle_work_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """sync_worker: each record one work item; failures are reported per item (ReportBatchItemFailures)."""
     deadline = deadline_of(context)
+    idempotency_config.register_lambda_context(context)
 
     def record_handler(record: SQSRecord) -> None:
         item = WorkItem.model_validate_json(record.body)
