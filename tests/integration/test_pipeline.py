@@ -368,13 +368,13 @@ def test_pipeline_create_repeated_after_worker_died_creates_one_user(aws, connec
     [message] = boto3.client("sqs").receive_message(QueueUrl=aws.queue_url)["Messages"]
     item = WorkItem.model_validate_json(message["Body"])
 
-    real_finish = apply._finish
+    real_finish = apply.finish_item
 
     def die_once(*args, **kwargs):
-        monkeypatch.setattr(apply, "_finish", real_finish)
+        monkeypatch.setattr(apply, "finish_item", real_finish)
         raise RuntimeError("worker killed after the target accepted the create")
 
-    monkeypatch.setattr(apply, "_finish", die_once)
+    monkeypatch.setattr(apply, "finish_item", die_once)
     with pytest.raises(RuntimeError):
         apply.apply_work_item(item, receive_count=1)
     # delivered again with the same receive count: only the idempotency record stands between it and a duplicate

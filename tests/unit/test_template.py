@@ -6,36 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+
+from sandbox.localaws import load_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 FOURTEEN_DAYS = 14 * 24 * 60 * 60
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """SafeLoader that reads CloudFormation short forms (!Ref, !Sub, !GetAtt, ...) as their long forms."""
-
-
-def _construct_intrinsic(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = suffix if suffix in {"Ref", "Condition"} else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _construct_intrinsic)
-
-
 @cache
 def _load_template() -> dict[str, Any]:
-    return yaml.load(TEMPLATE_PATH.read_text(), Loader=_CfnLoader)  # _CfnLoader is a SafeLoader
+    return load_template(TEMPLATE_PATH)
 
 
 @pytest.fixture

@@ -30,12 +30,8 @@ QUARANTINE_MIN_CALLS = 20
 def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callable[[], float] | None = None) -> None:
     """Apply one item. Raises TransientSystemError when it should be tried again later (batch failure)."""
     db = store()
-    state = db.get_employee_state(item.connection_id, item.employee_id)
-    if state is None or state.run_id != item.run_id or state.pending_action != item.action.value:
-        logger.info(
-            "stale or finished work item ignored",
-            extra={"run_id": item.run_id, "employee_id": item.employee_id},
-        )
+    state = pending_state(item)
+    if state is None:
         return
     quarantine = db.get_state(item.connection_id).get("quarantine")
     if quarantine and quarantine.get("run_id") == item.run_id:
@@ -44,7 +40,7 @@ def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callabl
     try:
         outcome = with_fresh_credentials(item.connection_id, lambda o: _apply(o, item, state, receive_count), deadline)
     except RejectedBySystemError as exc:
-        _finish(
+        finish_item(
             item,
             state,
             SyncStatus.FAILED,
@@ -66,13 +62,24 @@ def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callabl
         raise
     db.count_target_call(item.connection_id, item.run_id, failed=False)
     status, reason, target_id, counter = outcome
-    _finish(item, state, status, reason, counter=counter, target_id=target_id)
+    finish_item(item, state, status, reason, counter=counter, target_id=target_id)
     db.extend_lease(item.connection_id, item.run_id, get_settings().run_lease_seconds)
+
+
+def pending_state(item: WorkItem) -> EmployeeState | None:
+    """The employee's state if this item is still pending for its run; None (logged) for a stale or finished one."""
+    state = store().get_employee_state(item.connection_id, item.employee_id)
+    if state is None or state.run_id != item.run_id or state.pending_action != item.action.value:
+        logger.info(
+            "stale or finished work item ignored", extra={"run_id": item.run_id, "employee_id": item.employee_id}
+        )
+        return None
+    return state
 
 
 def _defer(item: WorkItem, state: EmployeeState, reason: str) -> None:
     """Leave the change for a later run: the target is failing for most calls, so retrying now only hurts."""
-    _finish(item, state, SyncStatus.NOT_SYNCING, f"deferred: connection quarantined ({reason})", counter="deferred")
+    finish_item(item, state, SyncStatus.NOT_SYNCING, f"deferred: connection quarantined ({reason})", counter="deferred")
 
 
 def _apply(
@@ -118,7 +125,7 @@ def _already_created(opened: OpenConnection, employee: Employee) -> str | None:
     return None
 
 
-def _finish(
+def finish_item(
     item: WorkItem,
     state: EmployeeState,
     status: SyncStatus,

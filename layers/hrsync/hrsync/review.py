@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from hrsync import clock
-from hrsync.apply import _finish
+from hrsync.apply import finish_item, pending_state
 from hrsync.context import store
 from hrsync.models.records import Failure, SyncStatus
 from hrsync.models.work import WorkItem
@@ -39,15 +39,11 @@ def review_dead_letter(body: str, message_id: str) -> None:
             ],
         )
         return
-    state = db.get_employee_state(item.connection_id, item.employee_id)
-    if state is None or state.run_id != item.run_id or state.pending_action != item.action.value:
-        logger.info(
-            "dead-lettered item was stale or already finished",
-            extra={"run_id": item.run_id, "employee_id": item.employee_id},
-        )
+    state = pending_state(item)
+    if state is None:
         return
     reason = state.last_error or "the change kept failing and was dead-lettered"
-    _finish(
+    finish_item(
         item,
         state,
         SyncStatus.FAILED,
