@@ -215,3 +215,12 @@ def test_plan_every_employee_gets_exactly_one_outcome():
     plan = run(source, [user("u1", "P3", email="3@example.com")])
     ids = [p.employee_id for p in plan.employees]
     assert sorted(ids) == sorted(e.id for e in source)
+
+
+def test_plan_markup_in_names_not_syncing_naming_the_field():
+    p = one(run([emp("1", last_name="<script>alert(1)</script>")], []), "1")
+    assert p.outcome is Outcome.NOT_SYNCING and p.reason == "last name contains markup (< or >)"
+
+
+def test_plan_names_with_apostrophes_and_accents_sync():
+    assert one(run([emp("1", first_name="Zoë", last_name="O'Brien-Núñez")], []), "1").action is Action.CREATE
