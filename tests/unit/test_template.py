@@ -190,11 +190,23 @@ def test_run_sync_async_failure_lambda_retries_zero(template: dict[str, Any]) ->
 
 def test_function_roles_none_shared_each_gets_its_own(template: dict[str, Any]) -> None:
     functions = _resources(template, "AWS::Serverless::Function")
-
     assert functions
-    for name, function in functions.items():
-        assert "Role" not in function["Properties"], name
-        assert "Role" not in template.get("Globals", {}).get("Function", {}), name
+    assert "Role" not in template.get("Globals", {}).get("Function", {})
+    explicit = [f["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions.values() if "Role" in f["Properties"]]
+    assert len(explicit) == len(set(explicit))  # a role written by hand serves one function only
+
+
+def test_sqs_consumers_scoped_to_their_queue_not_managed_policy(template: dict[str, Any]) -> None:
+    # SAM's generated role would attach AWSLambdaSQSQueueExecutionRole (SQS actions on every queue).
+    functions = _resources(template, "AWS::Serverless::Function")
+    for name, queue in (("SyncWorkerFunction", "SyncQueue"), ("FailedSyncReviewFunction", "SyncDLQ")):
+        role = template["Resources"][functions[name]["Properties"]["Role"]["Fn::GetAtt"][0]]
+        statements = [st for p in role["Properties"]["Policies"] for st in p["PolicyDocument"]["Statement"]]
+        sqs = [st for st in statements if any(a.startswith("sqs:") for a in st["Action"])]
+        assert sqs and all(st["Resource"] == {"Fn::GetAtt": [queue, "Arn"]} for st in sqs), name
+        assert "ManagedPolicyArns" not in role["Properties"], name
+        wildcard = [st for st in statements if st["Resource"] == "*"]
+        assert all(a.startswith("xray:") for st in wildcard for a in st["Action"]), name
 
 
 def test_function_inline_statements_no_wildcard_actions(template: dict[str, Any]) -> None:
