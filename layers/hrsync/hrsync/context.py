@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,10 +47,16 @@ class OpenConnection:
 
 
 _OPEN: dict[str, OpenConnection] = {}
+_OPENING = threading.Lock()  # a worker applies a batch's items in threads
 
 
 def open_connection(connection_id: str, *, refresh: bool = False) -> OpenConnection:
     """Open (or reuse) a connection's systems. `refresh` re-reads the config and force-fetches the secret."""
+    with _OPENING:
+        return _open(connection_id, refresh=refresh)
+
+
+def _open(connection_id: str, *, refresh: bool) -> OpenConnection:
     cached = _OPEN.get(connection_id)
     if cached and not refresh and time.monotonic() - cached.opened < _MAX_AGE_S:
         return cached

@@ -5,11 +5,18 @@ Handlers in functions/ stay wiring: `@lambda_entry` around one call into a use c
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import (
+    AsyncBatchProcessor,
+    BatchProcessor,
+    EventType,
+    async_process_partial_response,
+    process_partial_response,
+)
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
@@ -75,19 +82,23 @@ def handle_run_event(event: dict[str, Any], context: LambdaContext) -> dict[str,
 
 
 def handle_work_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """sync_worker: each record one work item; failures are reported per item (ReportBatchItemFailures)."""
+    """sync_worker: each record one work item, the batch's items applied concurrently (each in a thread: the
+    adapters are synchronous); failures are reported per item (ReportBatchItemFailures)."""
     deadline = deadline_of(context)
     idempotency_config.register_lambda_context(context)
 
-    def record_handler(record: SQSRecord) -> None:
+    def apply(record: SQSRecord) -> None:
         item = WorkItem.model_validate_json(record.body)
         receive_count = int(record.attributes.approximate_receive_count or 1)
         apply_work_item(item, receive_count=receive_count, deadline=deadline)
 
-    return process_partial_response(  # type: ignore[return-value]
+    async def record_handler(record: SQSRecord) -> None:
+        await asyncio.to_thread(apply, record)
+
+    return async_process_partial_response(  # type: ignore[return-value]
         event=event,
         record_handler=record_handler,
-        processor=BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),
+        processor=AsyncBatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )
 
