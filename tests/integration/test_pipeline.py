@@ -401,3 +401,19 @@ def test_pipeline_changed_record_after_failed_create_is_sent_again(aws, connecte
     drain(aws)
     [user] = users(expensein)
     assert user["lastName"] == "Lee-Smith"
+
+
+def test_pipeline_employee_who_left_between_plan_and_apply_is_not_created(aws, connected):
+    staffology, expensein = connected
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com")])
+    run_id = trigger()
+    run_invocations(aws)
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com", status="Former")])
+    drain(aws)
+    assert users(expensein) == []
+    run = run_view(run_id)
+    assert run["status"] == "SUCCEEDED" and run["counters"]["not_syncing"] == 1
+    _, body = api(
+        "api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "NOT_SYNCING"}
+    )
+    assert body["employees"][0]["reason"] == "has left in Staffology Payroll since the run planned"

@@ -15,7 +15,7 @@ from hrsync import clock
 from hrsync.context import OpenConnection, store, with_fresh_credentials
 from hrsync.errors import RecordNotFoundError, RejectedBySystemError, TransientSystemError
 from hrsync.idempotency import CreateKey, create_once, payload_hmac
-from hrsync.models.employee import Employee, RecordRejection
+from hrsync.models.employee import Employee, EmploymentStatus, RecordRejection
 from hrsync.models.records import EmployeeState, Failure, HistoryEntry, SyncStatus
 from hrsync.models.work import Action, WorkItem
 from hrsync.observability import logger
@@ -96,6 +96,17 @@ def _apply(
     missing = not_syncing_reason(employee, policy.required_fields)
     if missing:
         return SyncStatus.NOT_SYNCING, missing, state.target_id, "not_syncing"
+
+    leaver = employee.status is EmploymentStatus.FORMER
+    if (item.action is Action.MARK_LEAVER) != leaver:
+        # Payroll changed between the plan and now (a leaver re-hired, a starter left): the next run re-plans it.
+        changed = "is no longer a leaver" if item.action is Action.MARK_LEAVER else "has left"
+        return (
+            SyncStatus.NOT_SYNCING,
+            f"{changed} in {policy.source_name} since the run planned",
+            state.target_id,
+            "not_syncing",
+        )
 
     target_id: str | None = item.target_id
     if item.action is Action.CREATE:
