@@ -52,6 +52,7 @@ _QUEUE_COUNTS = (
 )
 
 log = logging.getLogger(__name__)
+EMPTY_POLL_PAUSE_SECONDS = 0.05
 
 
 # --------------------------------------------------------------------------------------------- template
@@ -400,7 +401,12 @@ class EventSourceEmulator:
     def _receive_batch(self, source: SqsEventSource) -> list[dict[str, Any]]:
         """Long-poll for a first message, then, like Lambda, gather more until the batch is full or the
         MaximumBatchingWindowInSeconds has passed."""
-        messages = self._receive(source, source.batch_size, self._poll_wait_seconds)
+        # Short polls, not long ones: the local moto answers one request at a time (see
+        # localaws.serialize_moto_requests), and a long poll would hold every other AWS call up.
+        messages = self._receive(source, source.batch_size, 0)
+        if not messages:
+            self._stopping.wait(EMPTY_POLL_PAUSE_SECONDS)
+            return messages
         deadline = time.monotonic() + source.batching_window_seconds
         while messages and len(messages) < source.batch_size and time.monotonic() < deadline:
             more = self._receive(source, source.batch_size - len(messages), 0)

@@ -21,6 +21,7 @@ import re
 import select
 import subprocess
 import sys
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -516,10 +517,38 @@ def _local_template(cfn_template: Mapping[str, Any], stand_ins: StackResources) 
 
 
 # --------------------------------------------------------------------------------------------- child
+def serialize_moto_requests() -> None:
+    """Make moto answer one request at a time.
+
+    AWS applies each request atomically (an UpdateItem's ADD, a conditional write, a transaction); moto does
+    not lock its backends, so parallel workers would lose counter updates. One lock around each request gives
+    the local AWS the atomicity the real one has. Requests are short, so the cost is small.
+    """
+    from moto.core.botocore_stubber import BotocoreStubber
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    for cls in (DomainDispatcherApplication, BotocoreStubber):
+        original = cls.__call__
+        if getattr(original, "_serialized", False):
+            continue
+
+        def serialized(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _MOTO_LOCK:
+                return _original(self, *args, **kwargs)
+
+        serialized._serialized = True  # type: ignore[attr-defined]
+        cls.__call__ = serialized  # type: ignore[method-assign]
+
+
+_MOTO_LOCK = threading.RLock()
+
+
 def _serve_moto() -> None:
     """Child process: serve moto on a free loopback port, print `PORT <n>`, exit when stdin closes."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
+
+    serialize_moto_requests()
 
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
     server.start()

@@ -68,10 +68,34 @@ def deserialize(raw: Mapping[str, Any]) -> Item:
 
 
 def is_conditional_failure(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") in (
-        "ConditionalCheckFailedException",
-        "TransactionCanceledException",
-    )
+    """A condition was false (not contention, not an outage): the write was refused for what the item holds."""
+    code = exc.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        codes = cancellation_codes(exc)
+        return not codes or "ConditionalCheckFailed" in codes
+    return False
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    """Why a transaction was cancelled: one code per action (None, ConditionalCheckFailed, TransactionConflict)."""
+    return [str(reason.get("Code")) for reason in exc.response.get("CancellationReasons", [])]
+
+
+def transact(items: list[dict[str, Any]], *, attempts: int = 6) -> None:
+    """TransactWriteItems, retrying the cancellations that are contention (another transaction on the same
+    item), never those whose condition failed."""
+    for attempt in range(attempts):
+        try:
+            client().transact_write_items(TransactItems=items)
+            return
+        except ClientError as exc:
+            codes = cancellation_codes(exc)
+            contended = "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+            if not contended or attempt == attempts - 1:
+                raise
+            time.sleep(min(1.0, 0.02 * 2**attempt))
 
 
 def query(table: str, **kwargs: Any) -> Iterator[Item]:

@@ -501,7 +501,7 @@ class Store:
         if failure is not None:
             transact.append({"Put": {"TableName": self.table, "Item": dynamo.serialize(self.failure_item(failure))}})
         try:
-            dynamo.client().transact_write_items(TransactItems=transact)
+            dynamo.transact(transact)
         except ClientError as exc:
             if is_conditional_failure(exc):
                 return False
