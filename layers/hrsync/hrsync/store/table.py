@@ -105,8 +105,8 @@ class Store:
             expression_values[":holder"] = holder
         run_item = self._run_item(run)
         try:
-            dynamo.client().transact_write_items(
-                TransactItems=[
+            dynamo.transact(
+                [
                     {
                         "Update": {
                             "TableName": self.table,
