@@ -9,7 +9,9 @@ already holding the reference (the target may have accepted an earlier attempt w
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from hrsync import clock
 from hrsync.context import OpenConnection, store, with_fresh_credentials
@@ -21,19 +23,75 @@ from hrsync.models.work import Action, WorkItem
 from hrsync.observability import logger
 from hrsync.runs import DONE_COUNTER, finish_run_if_done
 from hrsync.settings import get_settings
+from hrsync.store.table import Store
 from hrsync.sync.validate import not_syncing_reason
 
 # Quarantine when over half of at least this many attempts at the target failed in one run.
 QUARANTINE_MIN_CALLS = 20
 
 
-def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callable[[], float] | None = None) -> None:
-    """Apply one item. Raises TransientSystemError when it should be tried again later (batch failure)."""
+@dataclass
+class Batch:
+    """What a worker reads once for a whole SQS batch, and the runs it must check when the batch is done.
+
+    One BatchGetItem for the employees' states and one read of each connection's state (quarantine) replace
+    two reads per item; the run-end check and the lease extension happen once per run per batch.
+    """
+
+    states: dict[tuple[str, str], EmployeeState] = field(default_factory=dict)
+    connection_states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: set[tuple[str, str]] = field(default_factory=set)
+
+    @classmethod
+    def prefetch(cls, items: list[WorkItem]) -> Batch:
+        db = store()
+        keys = sorted({(i.connection_id, i.employee_id) for i in items})
+        states = {(s.connection_id, s.employee_id): s for s in db.employee_states_of(keys)}
+        connections = {i.connection_id for i in items}
+        return cls(states=states, connection_states={c: db.get_state(c) for c in connections})
+
+    def settle(self) -> None:
+        """End each run this batch touched if nothing is left pending, and keep its lease alive otherwise."""
+        db = store()
+        lease = get_settings().run_lease_seconds
+        for connection_id, run_id in sorted(self.runs):
+            if finish_run_if_done(db, connection_id, run_id) is None:
+                db.extend_lease(connection_id, run_id, lease)
+
+
+def apply_work_item(
+    item: WorkItem,
+    *,
+    receive_count: int = 1,
+    deadline: Callable[[], float] | None = None,
+    batch: Batch | None = None,
+) -> None:
+    """Apply one item. Raises TransientSystemError when it should be tried again later (batch failure).
+
+    Without a `batch` (a single item) the reads happen here and the run is checked at once."""
+    single = batch is None
+    batch = batch or Batch.prefetch([item])
     db = store()
-    state = pending_state(item)
+    state = pending_state(item, batch.states.get((item.connection_id, item.employee_id)))
     if state is None:
         return
-    quarantine = db.get_state(item.connection_id).get("quarantine")
+    batch.runs.add((item.connection_id, item.run_id))
+    try:
+        _apply_pending(db, item, state, receive_count, deadline, batch)
+    finally:
+        if single:
+            batch.settle()
+
+
+def _apply_pending(
+    db: Store,
+    item: WorkItem,
+    state: EmployeeState,
+    receive_count: int,
+    deadline: Callable[[], float] | None,
+    batch: Batch,
+) -> None:
+    quarantine = batch.connection_states.get(item.connection_id, {}).get("quarantine")
     if quarantine and quarantine.get("run_id") == item.run_id:
         _defer(item, state, quarantine["reason"])
         return
@@ -48,6 +106,7 @@ def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callabl
             counter="failed",
             failure_class="rejected",
             attempts=receive_count,
+            target_calls=1,
         )
         return
     except TransientSystemError as exc:
@@ -60,15 +119,15 @@ def apply_work_item(item: WorkItem, *, receive_count: int = 1, deadline: Callabl
             _defer(item, state, why)
             return
         raise
-    db.count_target_call(item.connection_id, item.run_id, failed=False)
     status, reason, target_id, counter = outcome
-    finish_item(item, state, status, reason, counter=counter, target_id=target_id)
-    db.extend_lease(item.connection_id, item.run_id, get_settings().run_lease_seconds)
+    finish_item(item, state, status, reason, counter=counter, target_id=target_id, target_calls=1)
 
 
-def pending_state(item: WorkItem) -> EmployeeState | None:
-    """The employee's state if this item is still pending for its run; None (logged) for a stale or finished one."""
-    state = store().get_employee_state(item.connection_id, item.employee_id)
+def pending_state(item: WorkItem, state: EmployeeState | None = None) -> EmployeeState | None:
+    """The employee's state if this item is still pending for its run; None (logged) for a stale or finished one.
+    `state` is the state already read (a worker's batch); otherwise it is read here."""
+    if state is None:
+        state = store().get_employee_state(item.connection_id, item.employee_id)
     if state is None or state.run_id != item.run_id or state.pending_action != item.action.value:
         logger.info(
             "stale or finished work item ignored", extra={"run_id": item.run_id, "employee_id": item.employee_id}
@@ -146,8 +205,9 @@ def finish_item(
     target_id: str | None = None,
     failure_class: str | None = None,
     attempts: int = 1,
-) -> None:
-    """Record the item's end (once) and end the run if it was the last."""
+    target_calls: int = 0,
+) -> bool:
+    """Record the item's end, once (False when it had already ended). The caller checks whether the run is done."""
     db = store()
     now = clock.iso()
     new = state.model_copy(
@@ -182,7 +242,7 @@ def finish_item(
             attempts=attempts,
             time=now,
         )
-    if not db.finish_item(new, entry, counter, failure=failure):
+    if not db.finish_item(new, entry, counter, failure=failure, target_calls=target_calls):
         logger.info("work item already finished", extra={"run_id": item.run_id, "employee_id": item.employee_id})
-        return
-    finish_run_if_done(db, item.connection_id, item.run_id)
+        return False
+    return True

@@ -21,7 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from hrsync.apply import apply_work_item
+from hrsync.apply import Batch, apply_work_item
 from hrsync.errors import ConfigurationError
 from hrsync.idempotency import config as idempotency_config
 from hrsync.models.work import WorkItem
@@ -86,21 +86,31 @@ def handle_work_batch(event: dict[str, Any], context: LambdaContext) -> dict[str
     adapters are synchronous); failures are reported per item (ReportBatchItemFailures)."""
     deadline = deadline_of(context)
     idempotency_config.register_lambda_context(context)
+    items: dict[str, WorkItem] = {}
+    for record in event.get("Records", []):
+        try:
+            items[record["messageId"]] = WorkItem.model_validate_json(record["body"])
+        except (KeyError, ValueError):
+            continue  # reported as that record's failure below, and dead-lettered in the end
+    batch = Batch.prefetch(list(items.values()))
 
     def apply(record: SQSRecord) -> None:
-        item = WorkItem.model_validate_json(record.body)
+        item = items.get(record.message_id) or WorkItem.model_validate_json(record.body)
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        apply_work_item(item, receive_count=receive_count, deadline=deadline)
+        apply_work_item(item, receive_count=receive_count, deadline=deadline, batch=batch)
 
     async def record_handler(record: SQSRecord) -> None:
         await asyncio.to_thread(apply, record)
 
-    return async_process_partial_response(  # type: ignore[return-value]
-        event=event,
-        record_handler=record_handler,
-        processor=AsyncBatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),
-        context=context,
-    )
+    try:
+        return async_process_partial_response(  # type: ignore[return-value]
+            event=event,
+            record_handler=record_handler,
+            processor=AsyncBatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False),
+            context=context,
+        )
+    finally:
+        batch.settle()
 
 
 def handle_dead_letters(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

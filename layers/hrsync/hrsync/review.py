@@ -10,6 +10,7 @@ from hrsync.context import store
 from hrsync.models.records import Failure, SyncStatus
 from hrsync.models.work import WorkItem
 from hrsync.observability import logger
+from hrsync.runs import finish_run_if_done
 from hrsync.settings import get_settings
 
 
@@ -43,7 +44,7 @@ def review_dead_letter(body: str, message_id: str) -> None:
     if state is None:
         return
     reason = state.last_error or "the change kept failing and was dead-lettered"
-    finish_item(
+    if finish_item(
         item,
         state,
         SyncStatus.FAILED,
@@ -51,4 +52,5 @@ def review_dead_letter(body: str, message_id: str) -> None:
         counter="failed",
         failure_class="dead_lettered",
         attempts=max(state.attempts, get_settings().max_receive_count),
-    )
+    ):
+        finish_run_if_done(db, item.connection_id, item.run_id)

@@ -364,6 +364,11 @@ class Store:
         states = (EmployeeState.model_validate(_fields(item)) for item in items)
         return {state.employee_id: state for state in states}
 
+    def employee_states_of(self, keys_: list[tuple[str, str]]) -> list[EmployeeState]:
+        """Several employees' states in BatchGetItem calls (connection id, employee id pairs)."""
+        items = dynamo.batch_get(self.table, [(keys.connection(c), keys.employee(e)) for c, e in keys_])
+        return [EmployeeState.model_validate(_fields(item)) for item in items]
+
     def get_employee_state(self, connection_id: str, employee_id: str) -> EmployeeState | None:
         item = dynamo.get(self.table, keys.connection(connection_id), keys.employee(employee_id))
         return EmployeeState.model_validate(_fields(item)) if item else None
@@ -472,6 +477,7 @@ class Store:
         counter: str,
         *,
         failure: Failure | None = None,
+        target_calls: int = 0,
     ) -> bool:
         """Record one work item's end, exactly once: the employee's state and history, the run's counters
         (pending -1, `counter` +1) and a failure for review, in one transaction conditional on the item
@@ -491,9 +497,9 @@ class Store:
                 "Update": {
                     "TableName": self.table,
                     "Key": values({"pk": pk, "sk": keys.run(state.run_id or "")}),
-                    "UpdateExpression": "ADD counters.pending :minus, counters.#c :one",
+                    "UpdateExpression": "ADD counters.pending :minus, counters.#c :one, counters.target_calls :calls",
                     "ExpressionAttributeNames": {"#c": counter},
-                    "ExpressionAttributeValues": values({":minus": -1, ":one": 1}),
+                    "ExpressionAttributeValues": values({":minus": -1, ":one": 1, ":calls": target_calls}),
                 }
             },
             {"Put": {"TableName": self.table, "Item": dynamo.serialize(self.history_item(state, entry))}},
