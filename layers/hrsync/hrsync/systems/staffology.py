@@ -30,6 +30,8 @@ from hrsync.systems.mapping import VendorModel, clean_text, id_of, rejection_fro
 NAME = "Staffology Payroll"
 STATUSES = ("Current", "Upcoming", "Former")
 MAX_PAGES = 10_000
+PAGE_WINDOW = 8  # listing pages read ahead concurrently
+DETAIL_CONCURRENCY = 64  # employee details read at once: the list gives ids only
 
 
 class _Department(VendorModel):
@@ -124,7 +126,7 @@ class StaffologyPayroll:
         policy: RetryPolicy,
         *,
         page_size: int = 100,
-        concurrency: int = 16,
+        concurrency: int = DETAIL_CONCURRENCY,
     ) -> None:
         self._client = client
         self._employer = employer_id
@@ -144,47 +146,57 @@ class StaffologyPayroll:
         response = send(self._client, "GET", path, system=NAME, policy=self._policy, params=params)
         return json_body(response, system=NAME)
 
-    def _item_ids(self, status: str, listing: Listing) -> Iterator[str]:
-        """Ids of one status's Items, page by page until a short page; marks the listing incomplete on trouble."""
+    def _page(self, status: str, page: int) -> object:
+        """One listing page, or the error that stopped it (so pages can be read concurrently)."""
+        try:
+            return self._get(
+                f"employers/{self._employer}/employees",
+                {"pageNum": page, "pageSize": self._page_size, "status": status, "sortBy": "PayrollCode"},
+            )
+        except ExternalSystemError as exc:
+            return exc
+
+    def _item_ids(self, status: str, listing: Listing, pool: ThreadPoolExecutor) -> Iterator[str]:
+        """Ids of one status's Items, page by page until a short page; marks the listing incomplete on trouble.
+
+        The API gives no total, so pages are read ahead in windows of PAGE_WINDOW, concurrently, and taken
+        in order; pages read past the end cost one short answer each."""
         seen: set[str] = set()
-        for page in range(MAX_PAGES):
-            try:
-                items = self._get(
-                    f"employers/{self._employer}/employees",
-                    {"pageNum": page, "pageSize": self._page_size, "status": status, "sortBy": "PayrollCode"},
-                )
-            except ExternalSystemError as exc:
-                listing.complete = False
-                listing.incomplete_reason = f"{status} employees, page {page}: {exc}"
-                return
-            if not isinstance(items, list):
-                listing.complete = False
-                listing.incomplete_reason = f"{status} employees, page {page}: not a JSON array"
-                return
-            new = 0
-            for index, item in enumerate(items):
-                item_id = id_of(item)
-                if item_id is None:
-                    listing.rejections.append(
-                        RecordRejection(
-                            record_id=None,
-                            position=f"{status} employees, page {page}, item {index}",
-                            field="id",
-                            reason="missing or not a string",
+        for first in range(0, MAX_PAGES, PAGE_WINDOW):
+            pages = list(pool.map(lambda n: self._page(status, n), range(first, first + PAGE_WINDOW)))
+            for page, items in enumerate(pages, start=first):
+                if isinstance(items, ExternalSystemError):
+                    listing.complete = False
+                    listing.incomplete_reason = f"{status} employees, page {page}: {items}"
+                    return
+                if not isinstance(items, list):
+                    listing.complete = False
+                    listing.incomplete_reason = f"{status} employees, page {page}: not a JSON array"
+                    return
+                new = 0
+                for index, item in enumerate(items):
+                    item_id = id_of(item)
+                    if item_id is None:
+                        listing.rejections.append(
+                            RecordRejection(
+                                record_id=None,
+                                position=f"{status} employees, page {page}, item {index}",
+                                field="id",
+                                reason="missing or not a string",
+                            )
                         )
-                    )
-                    continue
-                if item_id in seen:
-                    continue
-                seen.add(item_id)
-                new += 1
-                yield item_id
-            if len(items) < self._page_size:
-                return
-            if new == 0:
-                listing.complete = False
-                listing.incomplete_reason = f"{status} employees, page {page} repeated earlier pages"
-                return
+                        continue
+                    if item_id in seen:
+                        continue
+                    seen.add(item_id)
+                    new += 1
+                    yield item_id
+                if len(items) < self._page_size:
+                    return
+                if new == 0:
+                    listing.complete = False
+                    listing.incomplete_reason = f"{status} employees, page {page} repeated earlier pages"
+                    return
         listing.complete = False
         listing.incomplete_reason = f"{status} employees: more than {MAX_PAGES} pages"
 
@@ -203,11 +215,12 @@ class StaffologyPayroll:
         listing = Listing()
         ids: list[str] = []
         seen: set[str] = set()
-        for status in STATUSES:
-            for item_id in self._item_ids(status, listing):
-                if item_id not in seen:
-                    seen.add(item_id)
-                    ids.append(item_id)
+        with ThreadPoolExecutor(max_workers=PAGE_WINDOW) as pages:
+            for status in STATUSES:
+                for item_id in self._item_ids(status, listing, pages):
+                    if item_id not in seen:
+                        seen.add(item_id)
+                        ids.append(item_id)
 
         def fetch(employee_id: str) -> Employee | RecordRejection:
             try:
