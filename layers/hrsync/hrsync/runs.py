@@ -274,7 +274,8 @@ def _record_states(db: Store, connection_id: str, run_id: str, plan: Plan, state
         if old is not None and _same(old, new):
             continue
         changed.append(new)
-        if old is None or old.status != new.status or old.reason != new.reason or new.pending_action:
+        # A change to apply gets its history entry from the worker, with the outcome.
+        if not new.pending_action and (old is None or old.status != new.status or old.reason != new.reason):
             history.append(
                 (
                     new,
