@@ -601,13 +601,69 @@ def snapshot_moto_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+def lazy_moto_queue_attributes() -> None:
+    """Make moto's Queue.attributes compute each attribute when asked for it.
+
+    moto's send_message reads one attribute (ContentBasedDeduplication) through `Queue.attributes`, which
+    computes all of them, the approximate message counts included, by walking every message on the queue: a
+    cost per message sent that grows with the queue (about 5 ms a message at a few hundred waiting). The
+    values and their formatting are moto's own; only the moment they are computed changes.
+    """
+    from collections.abc import Iterator, Mapping
+
+    from moto.sqs.models import Queue, camelcase_to_underscores
+
+    if getattr(Queue, "_lazy_attributes", False):
+        return
+
+    class _Attributes(Mapping[str, Any]):
+        def __init__(self, queue: Any, names: list[str], fixed: dict[str, Any]) -> None:
+            self._queue, self._names, self._fixed = queue, names, fixed
+
+        def __getitem__(self, key: str) -> Any:
+            if key in self._fixed:
+                return self._fixed[key]
+            if key not in self._names:
+                raise KeyError(key)
+            value = getattr(self._queue, camelcase_to_underscores(key))
+            return str(value).lower() if isinstance(value, bool) else value
+
+        def __iter__(self) -> Iterator[str]:
+            return iter([*self._names, *self._fixed])
+
+        def __len__(self) -> int:
+            return len(self._names) + len(self._fixed)
+
+    def attributes(self: Any) -> Mapping[str, Any]:
+        names = list(self.BASE_ATTRIBUTES)
+        if self.fifo_queue:
+            names += self.FIFO_ATTRIBUTES
+        if self.kms_master_key_id:
+            names += self.KMS_ATTRIBUTES
+        fixed: dict[str, Any] = {}
+        if self.policy:
+            fixed["Policy"] = self.policy
+        if self.redrive_policy:
+            fixed["RedrivePolicy"] = json.dumps(self.redrive_policy)
+        return _Attributes(self, names, fixed)
+
+    Queue.attributes = property(attributes)  # type: ignore[assignment, method-assign]
+    Queue._lazy_attributes = True  # type: ignore[attr-defined]
+
+
+def tune_moto() -> None:
+    """Everything the local AWS changes in moto: atomic requests, cheap transactions and queue sends."""
+    serialize_moto_requests()
+    snapshot_moto_transactions()
+    lazy_moto_queue_attributes()
+
+
 def _serve_moto() -> None:
     """Child process: serve moto on a free loopback port, print `PORT <n>`, exit when stdin closes."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.server import ThreadedMotoServer
 
-    serialize_moto_requests()
-    snapshot_moto_transactions()
+    tune_moto()
 
     server = ThreadedMotoServer(ip_address=LOOPBACK, port=0, verbose=False)
     server.start()

@@ -14,7 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from sandbox.localaws import load_template, serialize_moto_requests, snapshot_moto_transactions
+from sandbox.localaws import load_template, tune_moto
 from sandbox.simulators import ExpenseInSimulator, StaffologySimulator
 from sandbox.simulators.expensein import DEFAULT_API_KEY as EXPENSEIN_KEY
 from sandbox.simulators.staffology import DEFAULT_API_KEY as STAFFOLOGY_KEY
@@ -85,8 +85,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "hrsync-test")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "hrsync")
-    serialize_moto_requests()  # the worker applies items in threads; moto must answer them atomically
-    snapshot_moto_transactions()
+    tune_moto()  # the worker applies items in threads: moto must answer them atomically
     with mock_aws():
         sqs = boto3.client("sqs")
         dlq = sqs.create_queue(QueueName="SyncDLQ")["QueueUrl"]
