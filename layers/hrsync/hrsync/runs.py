@@ -324,7 +324,9 @@ def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None
     if c.pending > 0:
         queued = c.to_create + c.to_update + c.to_mark_leaver
         done = queued - c.pending
-        if done and done % max(1, queued // 10) == 0:
+        step = max(1, queued // 10)
+        milestone = done - done % step
+        if milestone and db.claim_progress(connection_id, run_id, milestone):
             db.log(run_id, f"Applied {done} of {queued} changes")
         return None
     if c.deferred:

@@ -213,9 +213,9 @@ class Store:
                 Key=values({"pk": keys.connection(connection_id), "sk": keys.run(run_id)}),
                 UpdateExpression=expression,
                 ConditionExpression=condition,
-                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values(vals),
                 ReturnValues="ALL_NEW",
+                **({"ExpressionAttributeNames": names} if names else {}),
             )
         except ClientError as exc:
             if is_conditional_failure(exc):
@@ -280,6 +280,18 @@ class Store:
         )
         if item is None:
             raise StateConflictError(f"run {run_id} is no longer running")
+
+    def claim_progress(self, connection_id: str, run_id: str, milestone: int) -> bool:
+        """True for the one caller that first reports this progress milestone (so each is logged once)."""
+        item = self._update_run(
+            connection_id,
+            run_id,
+            "SET progress = :m",
+            "attribute_not_exists(progress) OR progress < :m",
+            {},
+            {":m": milestone},
+        )
+        return item is not None
 
     def end_run(
         self,
