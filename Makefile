@@ -11,7 +11,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # sam build looks for python3.12 on PATH: put the interpreter we found there.
 export PATH := $(dir $(PYTHON_BASE)):$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup demo up test test-unit lint build deploy bench clean
+.PHONY: setup demo up test test-unit lint build deploy bench clean chaos
 
 $(STAMP): requirements-dev.txt layers/hrsync/requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV)
@@ -39,6 +39,9 @@ up: $(STAMP)
 
 test: setup
 	$(PY) -m pytest
+
+chaos: $(STAMP)
+	$(PY) -m sandbox.chaos
 
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -8,13 +8,19 @@ Control surface (no vendor auth, never subject to faults, never in the request l
 - `POST /_sandbox/reset`: empty records, departments, faults and the request log.
 - `PUT|GET /_sandbox/records`: replace / read all records, in the vendor's own JSON shape.
 - `PUT|GET /_sandbox/departments`: likewise for departments.
-- `PUT|GET /_sandbox/faults`: `{latency_ms, error_rate, error_status, rate_limit_per_s}`, all optional.
+- `PUT|GET /_sandbox/faults`: `{latency_ms, error_rate, error_status, error_methods, rate_limit_per_s, errors}`, all
+  optional. `errors` is a mix of error answers, e.g. `[{"rate": 0.3, "status": 429, "retry_after": 1},
+  {"rate": 0.1, "status": 503}]`; `retry_after` (whole seconds) is sent as `Retry-After`, and a 429 entry
+  without one sends `Retry-After: 1`. A bad value answers 400 `{"message", "field"}` naming the field
+  (`errors[1].rate`).
 - `GET /_sandbox/requests?since=N`: the request log of vendor routes, `{method, path, query, status, time}`
   per request in arrival order from index N; `query` is the raw query string, `time` ISO-8601 UTC.
 
 Faults on vendor routes, in this order: sleep `latency_ms`; over `rate_limit_per_s` (one token bucket shared
 by all connections, burst of one second) answer 429 with `Retry-After` in whole seconds; with probability
-`error_rate` answer `error_status` (default 500). Then auth, then routing, then the handler.
+`error_rate` answer `error_status` (default 500), else an entry of `errors` with its own rate: one random draw per
+request picks at most one of them (`error_rate` and the entries' rates may sum to at most 1). Only methods in
+`error_methods` (default: all) draw errors. Then auth, then routing, then the handler.
 """
 
 from __future__ import annotations
@@ -189,6 +195,33 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
+DEFAULT_RETRY_AFTER_S = 1  # what a 429 entry of the error mix sends when it names no retry_after
+MAX_ERROR_ENTRIES = 10
+
+
+@dataclass(frozen=True)
+class ErrorEntry:
+    """One kind of error answer in the mix: answered to `rate` of the requests that draw errors."""
+
+    rate: float
+    status: int
+    retry_after: int | None = None
+
+    def response(self) -> Response:
+        retry_after = self.retry_after
+        if retry_after is None and self.status == 429:
+            retry_after = DEFAULT_RETRY_AFTER_S
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        message = "Too many requests" if self.status == 429 else f"Simulated fault ({self.status})"
+        return Response(self.status, {"message": message}, headers)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"rate": self.rate, "status": self.status}
+        if self.retry_after is not None:
+            body["retry_after"] = self.retry_after
+        return body
+
+
 @dataclass(frozen=True)
 class Faults:
     """Injected faults; None means off."""
@@ -198,21 +231,29 @@ class Faults:
     error_status: int | None = None
     rate_limit_per_s: float | None = None
     error_methods: tuple[str, ...] | None = None  # only these methods draw errors; None = all
+    errors: tuple[ErrorEntry, ...] = ()
 
     @classmethod
     def from_json(cls, body: Any) -> Faults:
         if not isinstance(body, dict):
             raise HttpError(400, "faults must be a JSON object")
-        unknown = sorted(set(body) - {"latency_ms", "error_rate", "error_status", "rate_limit_per_s", "error_methods"})
+        known = {"latency_ms", "error_rate", "error_status", "rate_limit_per_s", "error_methods", "errors"}
+        unknown = sorted(set(body) - known)
         if unknown:
             raise HttpError(400, f"unknown fault field: {unknown[0]}", extra={"field": unknown[0]})
-        return cls(
+        faults = cls(
             latency_ms=_fault_number(body, "latency_ms", lambda v: v >= 0, "a number >= 0"),
             error_rate=_fault_number(body, "error_rate", lambda v: 0 <= v <= 1, "a number from 0 to 1"),
-            error_status=_fault_status(body),
+            error_status=_fault_status(body, "error_status"),
             rate_limit_per_s=_fault_number(body, "rate_limit_per_s", lambda v: v > 0, "a number > 0"),
             error_methods=_fault_methods(body),
+            errors=_fault_errors(body),
         )
+        if (faults.error_rate or 0) + sum(entry.rate for entry in faults.errors) > 1 + 1e-9:
+            raise HttpError(
+                400, "errors: error_rate and the rates in errors must sum to at most 1", extra={"field": "errors"}
+            )
+        return faults
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -221,7 +262,60 @@ class Faults:
             "error_status": self.error_status or 500,
             "rate_limit_per_s": self.rate_limit_per_s,
             "error_methods": list(self.error_methods) if self.error_methods is not None else None,
+            "errors": [entry.to_json() for entry in self.errors] or None,
         }
+
+    def draw_error(self, method: str, draw: Callable[[], float]) -> Response | None:
+        """The error answer for one request, if the draw picks one; one draw covers error_rate and the mix."""
+        if not self.error_rate and not self.errors:
+            return None
+        if self.error_methods is not None and method not in self.error_methods:
+            return None
+        value = draw()
+        threshold = self.error_rate or 0.0
+        if value < threshold:
+            status = self.error_status or 500
+            return Response(status, {"message": f"Simulated fault ({status})"})
+        for entry in self.errors:
+            threshold += entry.rate
+            if value < threshold:
+                return entry.response()
+        return None
+
+
+def _fault_errors(body: dict[str, Any]) -> tuple[ErrorEntry, ...]:
+    value = body.get("errors")
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ERROR_ENTRIES:
+        raise HttpError(
+            400,
+            f"errors must be a list of at most {MAX_ERROR_ENTRIES} objects {{rate, status, retry_after}}",
+            extra={"field": "errors"},
+        )
+    entries = []
+    for index, raw in enumerate(value):
+        where = f"errors[{index}]"
+        if not isinstance(raw, dict):
+            raise HttpError(400, f"{where} must be an object {{rate, status, retry_after}}", extra={"field": where})
+        unknown = sorted(set(raw) - {"rate", "status", "retry_after"})
+        if unknown:
+            field = f"{where}.{unknown[0]}"
+            raise HttpError(400, f"unknown fault field: {field}", extra={"field": field})
+        if raw.get("rate") is None:
+            raise HttpError(400, f"{where}.rate is required", extra={"field": f"{where}.rate"})
+        if raw.get("status") is None:
+            raise HttpError(400, f"{where}.status is required", extra={"field": f"{where}.status"})
+        rate = _fault_number(raw, "rate", lambda v: 0 <= v <= 1, "a number from 0 to 1", where=where)
+        status = _fault_status(raw, "status", where=where)
+        retry_after = raw.get("retry_after")
+        if retry_after is not None and (
+            isinstance(retry_after, bool) or not isinstance(retry_after, int) or not 0 <= retry_after <= 3600
+        ):
+            field = f"{where}.retry_after"
+            raise HttpError(400, f"{field} must be whole seconds from 0 to 3600", extra={"field": field})
+        entries.append(ErrorEntry(rate=rate or 0.0, status=status or 500, retry_after=retry_after))
+    return tuple(entries)
 
 
 def _fault_methods(body: dict[str, Any]) -> tuple[str, ...] | None:
@@ -238,21 +332,25 @@ def _fault_methods(body: dict[str, Any]) -> tuple[str, ...] | None:
     return tuple(m.upper() for m in value)
 
 
-def _fault_number(body: dict[str, Any], name: str, valid: Callable[[float], bool], expected: str) -> float | None:
+def _fault_number(
+    body: dict[str, Any], name: str, valid: Callable[[float], bool], expected: str, *, where: str = ""
+) -> float | None:
     value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not valid(value):
-        raise HttpError(400, f"{name} must be {expected}", extra={"field": name})
+        field = f"{where}.{name}" if where else name
+        raise HttpError(400, f"{field} must be {expected}", extra={"field": field})
     return float(value)
 
 
-def _fault_status(body: dict[str, Any]) -> int | None:
-    value = body.get("error_status")
+def _fault_status(body: dict[str, Any], name: str, *, where: str = "") -> int | None:
+    value = body.get(name)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 400 <= value <= 599:
-        raise HttpError(400, "error_status must be an integer from 400 to 599", extra={"field": "error_status"})
+        field = f"{where}.{name}" if where else name
+        raise HttpError(400, f"{field} must be an integer from 400 to 599", extra={"field": field})
     return value
 
 
@@ -420,10 +518,9 @@ class Simulator(abc.ABC):
             wait = bucket.take()
             if wait is not None:
                 return Response(429, {"message": "Too many requests"}, {"Retry-After": str(wait)})
-        draws = faults.error_methods is None or request.method in faults.error_methods
-        if faults.error_rate and draws and self._random.random() < faults.error_rate:
-            status = faults.error_status or 500
-            return Response(status, {"message": f"Simulated fault ({status})"})
+        error = faults.draw_error(request.method, self._random.random)
+        if error is not None:
+            return error
         return self._answer(request, authorize=True)
 
     def _answer(self, request: Request, *, authorize: bool) -> Response:

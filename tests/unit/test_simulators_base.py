@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from sandbox.simulators import StaffologySimulator
-from sandbox.simulators.base import TokenBucket
+from sandbox.simulators.base import Faults, TokenBucket
 from sandbox.simulators.staffology import DEFAULT_API_KEY, DEFAULT_EMPLOYER_ID
 
 EMPLOYEES = f"/employers/{DEFAULT_EMPLOYER_ID}/employees"
@@ -172,6 +172,7 @@ def test_faults_put_then_get_returns_them_with_missing_ones_off(client: httpx.Cl
         "error_status": 503,
         "rate_limit_per_s": None,
         "error_methods": None,
+        "errors": None,
     }
 
 
@@ -214,6 +215,111 @@ def test_faults_rate_limit_is_checked_before_the_error_draw(client: httpx.Client
     client.put("/_sandbox/faults", json={"rate_limit_per_s": 1, "error_rate": 1})
     assert client.get(EMPLOYEES).status_code == 500
     assert client.get(EMPLOYEES).status_code == 429
+
+
+MIX = [{"rate": 0.3, "status": 429, "retry_after": 1}, {"rate": 0.1, "status": 503}]
+
+
+def test_faults_error_mix_put_then_get_round_trips(client: httpx.Client) -> None:
+    assert client.put("/_sandbox/faults", json={"errors": MIX}).status_code == 200
+    assert client.get("/_sandbox/faults").json()["errors"] == [
+        {"rate": 0.3, "status": 429, "retry_after": 1},
+        {"rate": 0.1, "status": 503},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("draw", "status"),
+    [(0.0, 429), (0.299, 429), (0.3, 503), (0.399, 503), (0.4, None), (0.999, None)],
+)
+def test_faults_error_mix_one_draw_picks_at_most_one_entry(draw: float, status: int | None) -> None:
+    faults = Faults.from_json({"errors": MIX})
+    response = faults.draw_error("GET", lambda: draw)
+    assert (response.status if response else None) == status
+
+
+def test_faults_error_mix_shares_the_draw_with_error_rate_first() -> None:
+    faults = Faults.from_json({"error_rate": 0.2, "error_status": 500, "errors": [{"rate": 0.3, "status": 503}]})
+    assert [r.status if (r := faults.draw_error("GET", lambda v=v: v)) else None for v in (0.1, 0.3, 0.6)] == [
+        500,
+        503,
+        None,
+    ]
+
+
+def test_faults_error_mix_429_sends_retry_after(client: httpx.Client) -> None:
+    client.put("/_sandbox/faults", json={"errors": [{"rate": 1, "status": 429, "retry_after": 3}]})
+    response = client.get(EMPLOYEES)
+    assert response.status_code == 429
+    assert response.headers["Retry-After"] == "3"
+    assert "message" in response.json()
+
+
+def test_faults_error_mix_429_without_retry_after_sends_one_second(client: httpx.Client) -> None:
+    client.put("/_sandbox/faults", json={"errors": [{"rate": 1, "status": 429}]})
+    assert client.get(EMPLOYEES).headers["Retry-After"] == "1"
+
+
+def test_faults_error_mix_503_sends_no_retry_after(client: httpx.Client) -> None:
+    client.put("/_sandbox/faults", json={"errors": [{"rate": 1, "status": 503}]})
+    response = client.get(EMPLOYEES)
+    assert response.status_code == 503
+    assert "Retry-After" not in response.headers
+
+
+def test_faults_error_mix_answers_each_entry_at_about_its_rate(client: httpx.Client) -> None:
+    client.put("/_sandbox/faults", json={"errors": MIX})
+    statuses = [client.get(EMPLOYEES).status_code for _ in range(600)]
+    assert 0.22 < statuses.count(429) / 600 < 0.38
+    assert 0.05 < statuses.count(503) / 600 < 0.16
+    assert set(statuses) == {200, 429, 503}
+
+
+def test_faults_error_mix_follows_error_methods(client: httpx.Client) -> None:
+    client.put("/_sandbox/faults", json={"errors": [{"rate": 1, "status": 503}], "error_methods": ["POST"]})
+    assert client.get(EMPLOYEES).status_code == 200
+    assert client.post(EMPLOYEES, json={}).status_code == 503
+
+
+def test_faults_error_mix_cleared_by_reset(client: httpx.Client) -> None:
+    client.put("/_sandbox/faults", json={"errors": MIX})
+    client.post("/_sandbox/reset")
+    assert client.get("/_sandbox/faults").json()["errors"] is None
+    assert client.get(EMPLOYEES).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("errors", "field"),
+    [
+        ({"rate": 0.3, "status": 429}, "errors"),
+        ([{"rate": 0.1, "status": 500}] * 11, "errors"),
+        (["429"], "errors[0]"),
+        ([{"status": 429}], "errors[0].rate"),
+        ([{"rate": 0.3}], "errors[0].status"),
+        ([{"rate": 1.5, "status": 429}], "errors[0].rate"),
+        ([{"rate": "0.3", "status": 429}], "errors[0].rate"),
+        ([{"rate": 0.1, "status": 503}, {"rate": 0.1, "status": 302}], "errors[1].status"),
+        ([{"rate": 0.1, "status": True}], "errors[0].status"),
+        ([{"rate": 0.1, "status": 429, "retry_after": -1}], "errors[0].retry_after"),
+        ([{"rate": 0.1, "status": 429, "retry_after": 1.5}], "errors[0].retry_after"),
+        ([{"rate": 0.1, "status": 429, "jitter": 1}], "errors[0].jitter"),
+        ([{"rate": 0.6, "status": 429}, {"rate": 0.5, "status": 503}], "errors"),
+    ],
+)
+def test_faults_error_mix_bad_value_answers_400_naming_the_field(
+    client: httpx.Client, errors: object, field: str
+) -> None:
+    response = client.put("/_sandbox/faults", json={"errors": errors})
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert field in response.json()["message"]
+
+
+def test_faults_error_rate_and_mix_over_one_answers_400_naming_errors(client: httpx.Client) -> None:
+    response = client.put("/_sandbox/faults", json={"error_rate": 0.8, "errors": [{"rate": 0.3, "status": 503}]})
+    assert response.status_code == 400
+    assert response.json()["field"] == "errors"
+    assert client.get("/_sandbox/faults").json()["error_rate"] is None  # nothing was applied
 
 
 def test_faults_latency_delays_vendor_routes(client: httpx.Client) -> None:
