@@ -17,6 +17,7 @@ from hrsync import clock
 from hrsync.context import OpenConnection, store, with_fresh_credentials
 from hrsync.errors import RecordNotFoundError, RejectedBySystemError, TransientSystemError
 from hrsync.idempotency import CreateKey, create_once, payload_hmac
+from hrsync.models.connection import Connection
 from hrsync.models.employee import Employee, EmploymentStatus, RecordRejection
 from hrsync.models.records import EmployeeState, Failure, HistoryEntry, SyncStatus
 from hrsync.models.work import Action, WorkItem
@@ -39,6 +40,7 @@ class Batch:
     """
 
     states: dict[tuple[str, str], EmployeeState] = field(default_factory=dict)
+    connections: dict[str, Connection] = field(default_factory=dict)
     connection_states: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: set[tuple[str, str]] = field(default_factory=set)
 
@@ -47,8 +49,12 @@ class Batch:
         db = store()
         keys = sorted({(i.connection_id, i.employee_id) for i in items})
         states = {(s.connection_id, s.employee_id): s for s in db.employee_states_of(keys)}
-        connections = {i.connection_id for i in items}
-        return cls(states=states, connection_states={c: db.get_state(c) for c in connections})
+        connection_ids = sorted({i.connection_id for i in items})
+        return cls(
+            states=states,
+            connections={c: db.get_connection(c) for c in connection_ids},
+            connection_states={c: db.get_state(c) for c in connection_ids},
+        )
 
     def settle(self) -> None:
         """End each run this batch touched if nothing is left pending, and keep its lease alive otherwise."""
@@ -96,7 +102,12 @@ def _apply_pending(
         _defer(item, state, quarantine["reason"])
         return
     try:
-        outcome = with_fresh_credentials(item.connection_id, lambda o: _apply(o, item, state, receive_count), deadline)
+        outcome = with_fresh_credentials(
+            item.connection_id,
+            lambda o: _apply(o, item, state, receive_count),
+            deadline,
+            batch.connections.get(item.connection_id),
+        )
     except RejectedBySystemError as exc:
         finish_item(
             item,
@@ -176,6 +187,7 @@ def _apply(
         else:
             key = CreateKey(
                 connection_id=item.connection_id,
+                run_id=item.run_id,
                 employee_id=item.employee_id,
                 action=item.action.value,
                 payload_hmac=payload_hmac(opened.secret, employee.model_dump(mode="json", include=set(item.fields))),

@@ -50,15 +50,17 @@ _OPEN: dict[str, OpenConnection] = {}
 _OPENING = threading.Lock()  # a worker applies a batch's items in threads
 
 
-def open_connection(connection_id: str, *, refresh: bool = False) -> OpenConnection:
-    """Open (or reuse) a connection's systems. `refresh` re-reads the config and force-fetches the secret."""
+def open_connection(connection_id: str, *, refresh: bool = False, current: Connection | None = None) -> OpenConnection:
+    """Open (or reuse) a connection's systems. `refresh` re-reads the config and force-fetches the secret;
+    `current` is the config as just read: a cached connection saved since (options, URLs) is opened anew."""
     with _OPENING:
-        return _open(connection_id, refresh=refresh)
+        return _open(connection_id, refresh=refresh, current=current)
 
 
-def _open(connection_id: str, *, refresh: bool) -> OpenConnection:
+def _open(connection_id: str, *, refresh: bool, current: Connection | None) -> OpenConnection:
     cached = _OPEN.get(connection_id)
-    if cached and not refresh and time.monotonic() - cached.opened < _MAX_AGE_S:
+    fresh = cached is not None and time.monotonic() - cached.opened < _MAX_AGE_S
+    if cached and fresh and not refresh and (current is None or current == cached.connection):
         return cached
     if cached:
         cached.close()
@@ -82,10 +84,13 @@ def _open(connection_id: str, *, refresh: bool) -> OpenConnection:
 
 
 def with_fresh_credentials[T](
-    connection_id: str, call: Callable[[OpenConnection], T], deadline: Callable[[], float] | None = None
+    connection_id: str,
+    call: Callable[[OpenConnection], T],
+    deadline: Callable[[], float] | None = None,
+    current: Connection | None = None,
 ) -> T:
     """Run `call` on the open connection; after a 401/403 force-fetch the secret once and run it again."""
-    opened = open_connection(connection_id)
+    opened = open_connection(connection_id, current=current)
     opened.retry.deadline = deadline
     try:
         return call(opened)

@@ -1,10 +1,11 @@
 """Creates happen once in effect, with Powertools idempotency over the one table.
 
-The key is connection + employee + action + an HMAC of the values sent (keyed per connection), so a create
-whose answer was lost (the worker died after the target accepted it) returns the stored target id instead
-of creating a second user, while a record that changed since the earlier attempt is a new key and goes
-through. Records live under pk `IDEMPOTENCY` with `expires_at` as their TTL; they hold a hash and the
-target id, never personal data.
+The key is connection + run + employee + action + an HMAC of the values sent (keyed per connection), so a
+create whose answer was lost (the worker died after the target accepted it) returns the stored target id
+instead of creating a second user, while a record that changed since the earlier attempt is a new key and
+goes through. The run is part of the key because a later run plans from the target as it is then: a user
+deleted since must be created again, not answered with the id it had. Records live under pk `IDEMPOTENCY`
+with `expires_at` as their TTL; they hold a hash and the target id, never personal data.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ config = IdempotencyConfig(expires_after_seconds=KEEP_SECONDS, raise_on_no_idemp
 
 class CreateKey(BaseModel):
     connection_id: str
+    run_id: str
     employee_id: str
     action: str
     payload_hmac: str

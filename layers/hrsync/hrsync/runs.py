@@ -154,8 +154,11 @@ def _read(opened: OpenConnection, db: Store, run_id: str) -> tuple[Listing, List
 
 def _plan_and_queue(db: Store, connection_id: str, run_id: str, deadline: Callable[[], float] | None) -> None:
     run = db.get_run(connection_id, run_id)
-    source, target, departments = with_fresh_credentials(connection_id, lambda o: _read(o, db, run_id), deadline)
-    opened = open_connection(connection_id)
+    current = db.get_connection(connection_id)  # as saved now: options changed since must count
+    source, target, departments = with_fresh_credentials(
+        connection_id, lambda o: _read(o, db, run_id), deadline, current
+    )
+    opened = open_connection(connection_id, current=current)
     states = db.employee_states(connection_id)
     links = {eid: s.target_id for eid, s in states.items() if s.target_id}
     only = set(run.employee_ids) if run.employee_ids else None
@@ -172,6 +175,7 @@ def _plan_and_queue(db: Store, connection_id: str, run_id: str, deadline: Callab
             )
 
     c = _counters(plan)
+    c.incomplete_reads = int(not source.complete) + int(not target.complete)
     db.log(
         run_id,
         f"{c.to_create} to create, {c.to_update} to update, {c.to_mark_leaver} to mark as leavers, "
@@ -331,7 +335,7 @@ def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None
         return None
     if c.deferred:
         status = RunStatus.QUARANTINED
-    elif c.failed:
+    elif c.failed or c.incomplete_reads:
         status = RunStatus.COMPLETED_WITH_FAILURES
     else:
         status = RunStatus.SUCCEEDED
@@ -342,7 +346,8 @@ def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None
         run_id,
         f"Job Finished: {c.created} created, {c.updated} updated, {c.marked_leaver} marked as leavers, "
         f"{c.in_step} already in step, {c.not_syncing} not syncing, {c.conflicts} in conflict, {c.failed} failed"
-        + (f", {c.deferred} deferred (quarantined)" if c.deferred else ""),
+        + (f", {c.deferred} deferred (quarantined)" if c.deferred else "")
+        + ("; a listing was incomplete, so not everyone was seen" if c.incomplete_reads else ""),
         "INFO" if status is RunStatus.SUCCEEDED else "WARNING",
     )
     db.release_lock(connection_id, run_id, succeeded=status is RunStatus.SUCCEEDED)

@@ -42,6 +42,7 @@ class RunCounters(BaseModel):
     not_syncing: int = 0
     conflicts: int = 0
     unreadable: int = 0
+    incomplete_reads: int = 0  # listings that failed part-way: the run cannot have seen everyone
     pending: int = 0
     created: int = 0
     updated: int = 0
