@@ -15,7 +15,7 @@ from typing import Any
 
 from hrsync import clock
 from hrsync.context import OpenConnection, store, with_fresh_credentials
-from hrsync.errors import RecordNotFoundError, RejectedBySystemError, TransientSystemError
+from hrsync.errors import AttemptInProgressError, RecordNotFoundError, RejectedBySystemError, TransientSystemError
 from hrsync.idempotency import CreateKey, create_once, payload_hmac
 from hrsync.models.connection import Connection
 from hrsync.models.employee import Employee, EmploymentStatus, RecordRejection
@@ -120,6 +120,8 @@ def _apply_pending(
             target_calls=1,
         )
         return
+    except AttemptInProgressError:
+        raise  # no call was made: nothing to count against the target
     except TransientSystemError as exc:
         db.note_attempt_failed(item.connection_id, item.employee_id, item.run_id, str(exc))
         calls, failures = db.count_target_call(item.connection_id, item.run_id, failed=True)

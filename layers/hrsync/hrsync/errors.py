@@ -40,6 +40,10 @@ class TransientSystemError(ExternalSystemError):
     """A fault worth retrying later: 429, 5xx, timeouts, connection errors."""
 
 
+class AttemptInProgressError(TransientSystemError):
+    """Another attempt at the same change is under way; try later. Not a failure of the system."""
+
+
 class RejectedBySystemError(ExternalSystemError):
     """The system refused the request for a reason retrying will not change (4xx validation)."""
 

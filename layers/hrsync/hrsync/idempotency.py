@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from pydantic import BaseModel
 
-from hrsync.errors import TransientSystemError
+from hrsync.errors import AttemptInProgressError
 from hrsync.settings import get_settings
 
 KEEP_SECONDS = 7 * 24 * 3600
@@ -68,7 +68,7 @@ def create_once(key: CreateKey, create: Callable[[], str]) -> str:
     try:
         return _create_once()(key=key, create=create)["target_id"]
     except IdempotencyAlreadyInProgressError as exc:
-        raise TransientSystemError("an earlier attempt at this create is still in progress") from exc
+        raise AttemptInProgressError("an earlier attempt at this create is still in progress") from exc
 
 
 def reset() -> None:
