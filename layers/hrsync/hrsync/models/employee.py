@@ -68,6 +68,11 @@ class Listing(BaseModel):
     complete: bool = True
     incomplete_reason: str | None = None
 
+    def mark_incomplete(self, reason: str) -> None:
+        """The read stopped part-way: what is here is not everyone."""
+        self.complete = False
+        self.incomplete_reason = reason
+
 
 class Department(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -156,13 +156,11 @@ class ExpenseIn:
             try:
                 body = self._send("GET", "users", params={**params, "page": page, "pageSize": PAGE_SIZE})
             except ExternalSystemError as exc:
-                listing.complete = False
-                listing.incomplete_reason = f"users page {page}: {exc}"
+                listing.mark_incomplete(f"users page {page}: {exc}")
                 return
             items = body.get("items") if isinstance(body, dict) else None
             if not isinstance(items, list):
-                listing.complete = False
-                listing.incomplete_reason = f"users page {page}: no items array"
+                listing.mark_incomplete(f"users page {page}: no items array")
                 return
             new = 0
             for index, raw in enumerate(items):
@@ -180,11 +178,9 @@ class ExpenseIn:
             if len(items) < PAGE_SIZE:
                 return
             if new == 0:
-                listing.complete = False
-                listing.incomplete_reason = f"users page {page} repeated earlier pages"
+                listing.mark_incomplete(f"users page {page} repeated earlier pages")
                 return
-        listing.complete = False
-        listing.incomplete_reason = f"users: more than {MAX_PAGES} pages"
+        listing.mark_incomplete(f"users: more than {MAX_PAGES} pages")
 
     def list_records(self) -> Listing:
         """Every user, leavers included."""

@@ -166,12 +166,10 @@ class StaffologyPayroll:
             pages = list(pool.map(lambda n: self._page(status, n), range(first, first + PAGE_WINDOW)))
             for page, items in enumerate(pages, start=first):
                 if isinstance(items, ExternalSystemError):
-                    listing.complete = False
-                    listing.incomplete_reason = f"{status} employees, page {page}: {items}"
+                    listing.mark_incomplete(f"{status} employees, page {page}: {items}")
                     return
                 if not isinstance(items, list):
-                    listing.complete = False
-                    listing.incomplete_reason = f"{status} employees, page {page}: not a JSON array"
+                    listing.mark_incomplete(f"{status} employees, page {page}: not a JSON array")
                     return
                 new = 0
                 for index, item in enumerate(items):
@@ -194,11 +192,9 @@ class StaffologyPayroll:
                 if len(items) < self._page_size:
                     return
                 if new == 0:
-                    listing.complete = False
-                    listing.incomplete_reason = f"{status} employees, page {page} repeated earlier pages"
+                    listing.mark_incomplete(f"{status} employees, page {page} repeated earlier pages")
                     return
-        listing.complete = False
-        listing.incomplete_reason = f"{status} employees: more than {MAX_PAGES} pages"
+        listing.mark_incomplete(f"{status} employees: more than {MAX_PAGES} pages")
 
     def get_employee(self, employee_id: str) -> Employee | RecordRejection:
         """One employee's details; RecordNotFoundError when Staffology has no such employee."""
