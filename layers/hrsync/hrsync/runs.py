@@ -105,7 +105,7 @@ def execute_run(connection_id: str, run_id: str, deadline: Callable[[], float] |
         return
     db.log(run_id, f"Job Resumed: approved by {started.approved_by}" if started.approved_by else "Job Started")
     try:
-        _plan_and_queue(db, connection_id, run_id, deadline)
+        _plan_and_queue(db, started, deadline)
     except HrsyncError as exc:
         fail_run(db, connection_id, run_id, str(exc))
     except Exception as exc:
@@ -152,8 +152,8 @@ def _read(opened: OpenConnection, db: Store, run_id: str) -> tuple[Listing, List
     return source, target, departments
 
 
-def _plan_and_queue(db: Store, connection_id: str, run_id: str, deadline: Callable[[], float] | None) -> None:
-    run = db.get_run(connection_id, run_id)
+def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -> None:
+    connection_id, run_id = run.connection_id, run.run_id
     current = db.get_connection(connection_id)  # as saved now: options changed since must count
     source, target, departments = with_fresh_credentials(
         connection_id, lambda o: _read(o, db, run_id), deadline, current

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from hrsync import clock
-from hrsync.connectors import get_connector, known_connectors
+from hrsync.connectors import known_connectors
 from hrsync.context import forget_connections, store
 from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError, StateConflictError
 from hrsync.models.api import (
@@ -130,7 +130,6 @@ def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput,
                 message=f"connector: unknown connector; known: {', '.join(known_connectors())}"
             ).model_dump_json(exclude_none=True),
         )
-    get_connector(body.connector)
     db = store()
     try:
         old: Connection | None = db.get_connection(connection_id)
