@@ -43,6 +43,10 @@ test: setup
 chaos: $(STAMP)
 	$(PY) -m sandbox.chaos
 
+# Speed figures on the local stack (work in progress: issue 4).
+bench: $(STAMP)
+	$(PY) -m sandbox.bench
+
 test-unit: $(STAMP)
 	$(PY) -m pytest tests/unit
 
