@@ -25,6 +25,7 @@ class Settings(BaseModel):
     target_retry_attempts: int = Field(default=4, ge=1)
     target_retry_max_wait_s: float = Field(default=20.0, gt=0)
     max_receive_count: int = Field(default=5, ge=1)
+    worker_concurrency: int = Field(default=1, ge=1)
 
 
 _ENV = {
@@ -39,6 +40,7 @@ _ENV = {
     "target_retry_attempts": "TARGET_RETRY_ATTEMPTS",
     "target_retry_max_wait_s": "TARGET_RETRY_MAX_WAIT_S",
     "max_receive_count": "MAX_RECEIVE_COUNT",
+    "worker_concurrency": "WORKER_CONCURRENCY",
 }
 
 

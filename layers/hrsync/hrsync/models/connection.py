@@ -21,6 +21,7 @@ class ConnectionOptions(BaseModel):
     leaver_threshold_percent: float = Field(default=10.0, ge=0, le=100)
     leaver_threshold_min: int = Field(default=5, ge=0)
     approval_wait_hours: int = Field(default=24, ge=1, le=24 * 14)
+    target_rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
 
     def leaver_threshold(self, linked: int) -> int:
         """The most leaver marks a run may make without approval: a share of linked users, with a floor."""

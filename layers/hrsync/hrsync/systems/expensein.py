@@ -31,7 +31,7 @@ from hrsync.models.employee import (
     Listing,
     RecordRejection,
 )
-from hrsync.systems.http import RetryPolicy, build_client, json_body, send
+from hrsync.systems.http import RateBudget, RetryPolicy, build_client, json_body, send
 from hrsync.systems.mapping import VendorModel, clean_text, id_of, rejection_from
 
 NAME = "ExpenseIn"
@@ -134,21 +134,32 @@ class ExpenseIn:
 
     name = NAME
 
-    def __init__(self, client: httpx.Client, policy: RetryPolicy, *, include_bank: bool = False) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        policy: RetryPolicy,
+        *,
+        include_bank: bool = False,
+        budget: RateBudget | None = None,
+    ) -> None:
         self._client = client
         self._policy = policy
         self._include_bank = include_bank
+        self._budget = budget
 
     @classmethod
-    def connect(cls, base_url: str, api_key: str, policy: RetryPolicy, *, include_bank: bool) -> ExpenseIn:
+    def connect(
+        cls, base_url: str, api_key: str, policy: RetryPolicy, *, include_bank: bool, budget: RateBudget | None = None
+    ) -> ExpenseIn:
         client = build_client(base_url, headers={"Authorization": f"ApiKey {api_key}"})
-        return cls(client, policy, include_bank=include_bank)
+        return cls(client, policy, include_bank=include_bank, budget=budget)
 
     def close(self) -> None:
         self._client.close()
 
     def _send(self, method: str, path: str, **kwargs: Any) -> object:
-        return json_body(send(self._client, method, path, system=NAME, policy=self._policy, **kwargs), system=NAME)
+        response = send(self._client, method, path, system=NAME, policy=self._policy, budget=self._budget, **kwargs)
+        return json_body(response, system=NAME)
 
     def _users(self, params: dict[str, str | int], listing: Listing) -> None:
         seen: set[str] = set()

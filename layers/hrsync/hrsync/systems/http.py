@@ -8,6 +8,7 @@ Lambda never retries past its remaining time.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,47 @@ class RetryPolicy:
 
     def seconds_left(self) -> float:
         return self.deadline() if self.deadline else float("inf")
+
+
+class RateBudget:
+    """A client-side limit on calls a second to one system, shared by every thread of a process.
+
+    A connection's target limit is divided between the worker processes that may run at once, so together
+    they stay under it. On a 429 the rate halves (never below MIN_RATE) and then climbs back by a tenth of the
+    ceiling per second of calm: additive increase, multiplicative decrease.
+    """
+
+    MIN_RATE = 1.0
+
+    def __init__(self, rate_per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ceiling = max(self.MIN_RATE, rate_per_s)
+        self.rate = self.ceiling
+        self._clock = clock
+        self._next = clock()
+        self._calm_since = clock()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take the next slot; returns how long to wait before using it."""
+        with self._lock:
+            now = self._clock()
+            if self.rate < self.ceiling:
+                self.rate = min(self.ceiling, self.rate + self.ceiling / 10 * (now - self._calm_since))
+                self._calm_since = now
+            slot = max(now, self._next)
+            self._next = slot + 1 / self.rate
+            return slot - now
+
+    def acquire(self) -> None:
+        wait = self.reserve()
+        if wait > 0:
+            time.sleep(wait)
+
+    def throttled(self) -> None:
+        """The system answered 429: halve the rate."""
+        with self._lock:
+            self.rate = max(self.MIN_RATE, self.rate / 2)
+            self._calm_since = self._clock()
 
 
 class _RetryableStatusError(Exception):
@@ -93,9 +135,11 @@ def send(
     *,
     system: str,
     policy: RetryPolicy,
+    budget: RateBudget | None = None,
     **kwargs: object,
 ) -> httpx.Response:
-    """Send one request with retries; return a 2xx response or raise a domain error."""
+    """Send one request with retries (each attempt within `budget`, if any); return a 2xx response or raise
+    a domain error."""
 
     def should_retry(exc: Exception) -> bool | float:
         if isinstance(exc, _RetryableStatusError):
@@ -115,7 +159,11 @@ def send(
             wait_max=policy.max_wait_s,
         ):
             with attempt:
+                if budget is not None:
+                    budget.acquire()
                 response = client.request(method, path, **kwargs)  # type: ignore[arg-type]
+                if response.status_code == 429 and budget is not None:
+                    budget.throttled()
                 if response.status_code == 429 or response.status_code >= 500:
                     raise _RetryableStatusError(response.status_code, _retry_after(response))
     except _RetryableStatusError as exc:
@@ -153,4 +201,4 @@ def monotonic_deadline(seconds: float) -> Callable[[], float]:
     return lambda: end - time.monotonic()
 
 
-__all__ = ["RetryPolicy", "build_client", "json_body", "logger", "monotonic_deadline", "send"]
+__all__ = ["RateBudget", "RetryPolicy", "build_client", "json_body", "logger", "monotonic_deadline", "send"]
