@@ -419,3 +419,14 @@ def test_pipeline_employee_who_left_between_plan_and_apply_is_not_created(aws, c
         "api-list-employees.json", path=f"/connections/{CONNECTION_ID}/employees", query={"status": "NOT_SYNCING"}
     )
     assert body["employees"][0]["reason"] == "has left in Staffology Payroll since the run planned"
+
+
+def test_pipeline_department_changed_to_unknown_after_plan_is_not_sent(aws, connected):
+    staffology, expensein = connected
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com", department="ENG")])
+    trigger()
+    run_invocations(aws)
+    load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com", department="OPS")])
+    drain(aws)
+    [user] = users(expensein)
+    assert user["reference"] == "E001" and user["department"] is None

@@ -42,6 +42,7 @@ class Batch:
     states: dict[tuple[str, str], EmployeeState] = field(default_factory=dict)
     connections: dict[str, Connection] = field(default_factory=dict)
     connection_states: dict[str, dict[str, Any]] = field(default_factory=dict)
+    departments: dict[str, set[str] | None] = field(default_factory=dict)
     runs: set[tuple[str, str]] = field(default_factory=set)
 
     @classmethod
@@ -54,6 +55,7 @@ class Batch:
             states=states,
             connections={c: db.get_connection(c) for c in connection_ids},
             connection_states={c: db.get_state(c) for c in connection_ids},
+            departments={c: _as_set(db.get_lookup(c, "departments")) for c in connection_ids},
         )
 
     def settle(self) -> None:
@@ -104,7 +106,7 @@ def _apply_pending(
     try:
         outcome = with_fresh_credentials(
             item.connection_id,
-            lambda o: _apply(o, item, state, receive_count),
+            lambda o: _apply(o, item, state, receive_count, batch.departments.get(item.connection_id)),
             deadline,
             batch.connections.get(item.connection_id),
         )
@@ -154,8 +156,12 @@ def _defer(item: WorkItem, state: EmployeeState, reason: str) -> None:
     finish_item(item, state, SyncStatus.NOT_SYNCING, f"deferred: connection quarantined ({reason})", counter="deferred")
 
 
+def _as_set(entries: list[str] | None) -> set[str] | None:
+    return set(entries) if entries is not None else None
+
+
 def _apply(
-    opened: OpenConnection, item: WorkItem, state: EmployeeState, receive_count: int
+    opened: OpenConnection, item: WorkItem, state: EmployeeState, receive_count: int, departments: set[str] | None
 ) -> tuple[SyncStatus, str | None, str | None, str]:
     policy = opened.policy
     try:
@@ -180,6 +186,11 @@ def _apply(
             "not_syncing",
         )
 
+    # The department is sent only while ExpenseIn has it (the run stored the references it read): a code
+    # that changed to an unknown one since the plan leaves the user's department as it is.
+    fields = tuple(
+        f for f in item.fields if f != "department_code" or (departments and employee.department_code in departments)
+    )
     target_id: str | None = item.target_id
     if item.action is Action.CREATE:
         existing = _already_created(opened, employee) if receive_count > 1 else None
@@ -192,11 +203,11 @@ def _apply(
                 run_id=item.run_id,
                 employee_id=item.employee_id,
                 action=item.action.value,
-                payload_hmac=payload_hmac(opened.secret, employee.model_dump(mode="json", include=set(item.fields))),
+                payload_hmac=payload_hmac(opened.secret, employee.model_dump(mode="json", include=set(fields))),
             )
-            target_id = create_once(key, lambda: opened.target.create(employee, item.fields))
-    elif item.action is Action.UPDATE and target_id:
-        opened.target.update(target_id, employee, item.fields)
+            target_id = create_once(key, lambda: opened.target.create(employee, fields))
+    elif item.action is Action.UPDATE and target_id and fields:
+        opened.target.update(target_id, employee, fields)
     elif item.action is Action.MARK_LEAVER and target_id:
         opened.target.mark_leaver(target_id, employee.leave_date or date.today())
     return SyncStatus.SUCCESSFUL, None, target_id, DONE_COUNTER[item.action]

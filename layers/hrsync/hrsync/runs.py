@@ -2,8 +2,9 @@
 work item is done.
 
 A run's life: QUEUED (lock taken) -> RUNNING ("Job Started", logged once: a second invocation of the same run
-finds it RUNNING and does nothing) -> SUCCEEDED / COMPLETED_WITH_FAILURES / FAILED, or TIMED_OUT when its
-lease expired and the next trigger took the lock over.
+finds it RUNNING and does nothing) -> SUCCEEDED / COMPLETED_WITH_FAILURES / QUARANTINED / FAILED, or
+APPROVAL_REQUIRED (mass-leaver safeguard; approval sends it back to QUEUED), or TIMED_OUT when its lease
+expired and the next trigger took the lock over.
 """
 
 from __future__ import annotations

@@ -33,9 +33,5 @@ def send_work_items(queue_url: str, items: list[WorkItem]) -> None:
             raise StoreError(f"SQS refused {len(chunk)} work items after 5 tries")
 
 
-def send_work_item(queue_url: str, item: WorkItem) -> None:
-    send_work_items(queue_url, [item])
-
-
 def reset_clients() -> None:
     _sqs.cache_clear()

@@ -22,7 +22,7 @@ from hrsync.errors import (
     RejectedBySystemError,
     TransientSystemError,
 )
-from hrsync.observability import logger, redact
+from hrsync.observability import redact
 
 TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=30.0)
 LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=30.0)
@@ -195,10 +195,4 @@ def json_body(response: httpx.Response, *, system: str) -> object:
         raise TransientSystemError(f"{system} answered with a body that is not JSON") from exc
 
 
-def monotonic_deadline(seconds: float) -> Callable[[], float]:
-    """A deadline callable for RetryPolicy: seconds left of a budget starting now."""
-    end = time.monotonic() + seconds
-    return lambda: end - time.monotonic()
-
-
-__all__ = ["RateBudget", "RetryPolicy", "build_client", "json_body", "logger", "monotonic_deadline", "send"]
+__all__ = ["RateBudget", "RetryPolicy", "build_client", "json_body", "send"]
