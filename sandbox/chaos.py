@@ -807,7 +807,7 @@ def killed_workers(chaos: Chaos, size: int) -> Expectation:
     expect.notes.append(f"processes killed: {dict(kills)}; after the first run: {dict(first)}")
     expect.notes += [f"first run FAILED x{n}: {reason}" for reason, n in reasons.items()]
     if first["SUCCESSFUL"] != len(employees):
-        # A killed create leaves its idempotency record in progress until the function's timeout (60 s) has
+        # A killed create leaves its claim in force until the function's timeout (60 s) has
         # passed; the local stack redelivers after 1 s (SQS: after the 360 s visibility timeout), so such an
         # item runs out of receives locally. The next run, after that timeout, must finish the job.
         time.sleep(max(0.0, 62 - (time.monotonic() - last_kill[0])))

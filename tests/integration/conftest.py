@@ -118,7 +118,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 def _reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
-    from hrsync import context, idempotency, settings
+    from hrsync import context, settings
     from hrsync.store import dynamo, queue, secrets
 
     settings.get_settings.cache_clear()
@@ -127,7 +127,6 @@ def _reset_caches() -> None:
     dynamo.reset_clients()
     queue.reset_clients()
     secrets.reset_clients()
-    idempotency.reset()
     parameters.clear_caches()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from hrsync.errors import AttemptInProgressError
 from sandbox.sample import employee_id, staffology_employee
 from tests.integration.conftest import CONNECTION_ID, api, create_connection, drain, run_invocations
 
@@ -360,27 +361,32 @@ def test_pipeline_operator_clears_quarantine(aws, connected):
 def test_pipeline_create_repeated_after_worker_died_creates_one_user(aws, connected, monkeypatch):
     import boto3
 
-    from hrsync import apply
-    from hrsync.models.work import WorkItem
+    from hrsync import apply, clock
+    from hrsync.models.work import WorkMessage
+    from hrsync.store.table import Store
 
     staffology, expensein = connected
     load(staffology, "records", [staffology_employee("E001", "Ann", "Lee", "ann@example.com")])
     run_id = trigger()
     run_invocations(aws)
     [message] = boto3.client("sqs").receive_message(QueueUrl=aws.queue_url)["Messages"]
-    item = WorkItem.model_validate_json(message["Body"])
+    [item] = WorkMessage.model_validate_json(message["Body"]).items
 
-    real_finish = apply.finish_item
-
-    def die_once(*args, **kwargs):
-        monkeypatch.setattr(apply, "finish_item", real_finish)
+    def die(*args, **kwargs):
         raise RuntimeError("worker killed after the target accepted the create")
 
-    monkeypatch.setattr(apply, "finish_item", die_once)
-    with pytest.raises(RuntimeError):
-        apply.apply_work_item(item, receive_count=1)
-    # delivered again with the same receive count: only the idempotency record stands between it and a duplicate
-    apply.apply_work_item(item, receive_count=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(Store, "finish_items", die)
+        with pytest.raises(RuntimeError):
+            apply.apply_items([item], receive_count=1, deadline=lambda: 30.0)
+    # A duplicate delivery while the dead attempt's claim stands does nothing and asks to be tried later.
+    with pytest.raises(AttemptInProgressError):
+        apply.apply_items([item], receive_count=2, deadline=lambda: 30.0)
+    assert [w["method"] for w in writes(expensein)] == ["POST"]
+    # Redelivered once the dead invocation's time is over: the user it created is found by code and linked.
+    later = clock.epoch() + 60
+    monkeypatch.setattr(clock, "epoch", lambda: later)
+    apply.apply_items([item], receive_count=3)
     [user] = users(expensein)
     assert [w["method"] for w in writes(expensein)] == ["POST"]
     _, employee = api("api-get-employee.json", path=f"/connections/{CONNECTION_ID}/employees/{item.employee_id}")

@@ -92,7 +92,7 @@ def test_worker_event_for_stale_item_changes_nothing(connection):
     event = load_event("sync-worker-sqs.json")
     result = handler(event, FakeContext("SyncWorkerFunction", 60))
     assert result == {"batchItemFailures": []}
-    item = json.loads(event["Records"][0]["body"])
+    [item] = json.loads(event["Records"][0]["body"])["items"]
     assert store().get_employee_state(CONNECTION_ID, item["employee_id"]) is None
 
 
@@ -102,9 +102,9 @@ def test_review_event_sets_pending_employee_failed_and_records_failure(connectio
     run = start_run(CONNECTION_ID, "api")
     store().mark_run_started(CONNECTION_ID, run.run_id)
     event = load_event("failed-sync-review-sqs.json")
-    item = json.loads(event["Records"][0]["body"])
+    [item] = json.loads(event["Records"][0]["body"])["items"]
     item["run_id"] = run.run_id
-    event["Records"][0]["body"] = json.dumps(item)
+    event["Records"][0]["body"] = json.dumps({"items": [item]})
     from hrsync.models.records import RunCounters
 
     store().record_plan(CONNECTION_ID, run.run_id, RunCounters(to_create=1, pending=1))
@@ -161,3 +161,72 @@ def test_lock_ten_triggers_at_once_start_exactly_one_run(connection):
     started = [a for a in answers if not a.startswith("409:")]
     assert len(started) == 1
     assert {a.removeprefix("409:") for a in answers} == set(started)
+
+
+def _pending(run_id: str, count: int, action: str = "create") -> list[EmployeeState]:
+    states = [
+        EmployeeState(
+            connection_id=CONNECTION_ID,
+            employee_id=f"e{n:03}",
+            status=SyncStatus.IN_PROGRESS,
+            run_id=run_id,
+            pending_action=action,
+        )
+        for n in range(count)
+    ]
+    store().put_employee_states(states)
+    return states
+
+
+def test_finish_items_many_in_chunks_each_once_with_summed_counters(connection):
+    from hrsync.models.records import Failure, HistoryEntry, RunCounters
+    from hrsync.store.table import Finish
+
+    run = start_run(CONNECTION_ID, "api")
+    store().mark_run_started(CONNECTION_ID, run.run_id)
+    store().record_plan(CONNECTION_ID, run.run_id, RunCounters(to_create=70, pending=70))
+    states = _pending(run.run_id, 70)
+
+    def finish(state: EmployeeState, failed: bool = False) -> Finish:
+        outcome = SyncStatus.FAILED if failed else SyncStatus.SUCCESSFUL
+        failure = None
+        if failed:
+            failure = Failure(
+                failure_id=clock.new_id(),
+                connection_id=CONNECTION_ID,
+                employee_id=state.employee_id,
+                run_id=run.run_id,
+                action="create",
+                reason="refused",
+                failure_class="rejected",
+                attempts=1,
+                time=clock.iso(),
+            )
+        done = state.model_copy(update={"status": outcome, "pending_action": None})
+        entry = HistoryEntry(time=clock.iso(), run_id=run.run_id, action="create", outcome=outcome)
+        return Finish(done, entry, "failed" if failed else "created", failure, target_calls=1)
+
+    # three finished already (a redelivery): left alone, and not counted twice
+    assert store().finish_items([finish(s) for s in states[:3]]) == [True] * 3
+    answers = store().finish_items([finish(s, failed=n % 10 == 0) for n, s in enumerate(states)])
+    assert answers == [False] * 3 + [True] * 67
+    counters = store().get_run(CONNECTION_ID, run.run_id).counters
+    assert (counters.pending, counters.created, counters.failed, counters.target_calls) == (0, 64, 6, 70)
+    assert {f.employee_id for f in store().list_failures()} == {f"e{n:03}" for n in range(10, 70, 10)}
+    assert all(s.pending_action is None for s in store().employee_states(CONNECTION_ID).values())
+    assert len(store().employee_history(CONNECTION_ID, "e005")) == 1
+
+
+def test_claim_creates_once_until_released_or_expired(connection, monkeypatch):
+    run = start_run(CONNECTION_ID, "api")
+    states = _pending(run.run_id, 3)
+    until = clock.epoch() + 30
+    assert store().claim_creates(states, until) == {"e000", "e001", "e002"}
+    assert store().claim_creates(states, until) == set()  # a second delivery gets nothing
+    store().note_attempt_failed(CONNECTION_ID, "e001", run.run_id, "503")
+    assert store().claim_creates(states, until) == {"e001"}  # a failed attempt lets the next one in
+    later = until + 1
+    monkeypatch.setattr(clock, "epoch", lambda: later)
+    assert store().claim_creates(states, later + 30) == {"e000", "e001", "e002"}  # the claims have run out
+    # a state planned by another run is not claimed for this one
+    assert store().claim_creates([states[0].model_copy(update={"run_id": "old"})], later + 60) == set()

@@ -21,10 +21,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
-from hrsync.apply import Batch, apply_work_item
+from hrsync.apply import Batch, apply_items
 from hrsync.errors import ConfigurationError
-from hrsync.idempotency import config as idempotency_config
-from hrsync.models.work import WorkItem
+from hrsync.models.work import WorkMessage
 from hrsync.observability import logger, metrics, tracer
 from hrsync.review import review_dead_letter
 from hrsync.runs import execute_run, run_scheduled
@@ -82,22 +81,22 @@ def handle_run_event(event: dict[str, Any], context: LambdaContext) -> dict[str,
 
 
 def handle_work_batch(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """sync_worker: each record one work item, the batch's items applied concurrently (each in a thread: the
-    adapters are synchronous); failures are reported per item (ReportBatchItemFailures)."""
+    """sync_worker: each record a message of work items; the messages are applied concurrently (each in a
+    thread: the adapters are synchronous) and their items concurrently within; a message with an item to try
+    again is reported as failed (ReportBatchItemFailures) and comes back with only that item still pending."""
     deadline = deadline_of(context)
-    idempotency_config.register_lambda_context(context)
-    items: dict[str, WorkItem] = {}
+    messages: dict[str, WorkMessage] = {}
     for record in event.get("Records", []):
         try:
-            items[record["messageId"]] = WorkItem.model_validate_json(record["body"])
+            messages[record["messageId"]] = WorkMessage.model_validate_json(record["body"])
         except (KeyError, ValueError):
             continue  # reported as that record's failure below, and dead-lettered in the end
-    batch = Batch.prefetch(list(items.values()))
+    batch = Batch.prefetch([item for message in messages.values() for item in message.items])
 
     def apply(record: SQSRecord) -> None:
-        item = items.get(record.message_id) or WorkItem.model_validate_json(record.body)
+        message = messages.get(record.message_id) or WorkMessage.model_validate_json(record.body)
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        apply_work_item(item, receive_count=receive_count, deadline=deadline, batch=batch)
+        apply_items(list(message.items), receive_count=receive_count, deadline=deadline, batch=batch)
 
     async def record_handler(record: SQSRecord) -> None:
         await asyncio.to_thread(apply, record)

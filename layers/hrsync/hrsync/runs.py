@@ -215,8 +215,8 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
         if p.action is not None
     ]
     if items:
-        send_work_items(get_settings().sync_queue_url, items)
-        db.log(run_id, f"Queued {len(items)} changes for {opened.policy.target_name}")
+        messages = send_work_items(get_settings().sync_queue_url, items)
+        db.log(run_id, f"Queued {len(items)} changes for {opened.policy.target_name} in {messages} messages")
     finish_run_if_done(db, connection_id, run_id)
 
 

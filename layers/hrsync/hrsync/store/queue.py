@@ -1,4 +1,4 @@
-"""SyncQueue: work items out, in batches of ten."""
+"""SyncQueue: work items out, several to a message, ten messages to a SendMessageBatch."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from hrsync.models.work import WorkItem
+from hrsync.models.work import WorkItem, WorkMessage, items_per_message
 from hrsync.store.dynamo import StoreError
 
 
@@ -16,21 +16,29 @@ def _sqs() -> Any:
     return boto3.client("sqs")
 
 
-def send_work_items(queue_url: str, items: list[WorkItem]) -> None:
-    """SendMessageBatch in tens; entries SQS refuses are sent again, then reported."""
-    for start in range(0, len(items), 10):
-        chunk = {str(i): item for i, item in enumerate(items[start : start + 10])}
+def pack(items: list[WorkItem]) -> list[WorkMessage]:
+    size = items_per_message(len(items))
+    return [WorkMessage(items=tuple(items[start : start + size])) for start in range(0, len(items), size)]
+
+
+def send_work_items(queue_url: str, items: list[WorkItem]) -> int:
+    """Send the items packed into messages, SendMessageBatch in tens; entries SQS refuses are sent again,
+    then reported. Returns the number of messages."""
+    messages = pack(items)
+    for start in range(0, len(messages), 10):
+        chunk = {str(i): message for i, message in enumerate(messages[start : start + 10])}
         for _ in range(5):
             response = _sqs().send_message_batch(
                 QueueUrl=queue_url,
-                Entries=[{"Id": key, "MessageBody": item.model_dump_json()} for key, item in chunk.items()],
+                Entries=[{"Id": key, "MessageBody": message.model_dump_json()} for key, message in chunk.items()],
             )
             failed = {entry["Id"] for entry in response.get("Failed", [])}
-            chunk = {key: item for key, item in chunk.items() if key in failed}
+            chunk = {key: message for key, message in chunk.items() if key in failed}
             if not chunk:
                 break
         else:
-            raise StoreError(f"SQS refused {len(chunk)} work items after 5 tries")
+            raise StoreError(f"SQS refused {len(chunk)} work messages after 5 tries")
+    return len(messages)
 
 
 def reset_clients() -> None:

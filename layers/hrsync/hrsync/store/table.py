@@ -6,7 +6,9 @@ items lazily, so every read here ignores an item whose `expires_at` has passed.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -28,6 +30,7 @@ from hrsync.models.records import (
 from hrsync.store import dynamo, keys
 from hrsync.store.dynamo import Item, is_conditional_failure, values
 
+TRANSACT_LIMIT = 100  # actions in one TransactWriteItems
 _NOT_EXPIRED = "(attribute_not_exists(expires_at) OR expires_at > :now)"
 
 
@@ -48,6 +51,27 @@ def _fields(item: Item) -> Item:
 
 def _run_from(item: Item) -> Run:
     return Run.model_validate(_fields(item))
+
+
+@dataclass(frozen=True)
+class Finish:
+    """One work item's end, as finish_items writes it."""
+
+    state: EmployeeState
+    entry: HistoryEntry
+    counter: str
+    failure: Failure | None = None
+    target_calls: int = 0
+
+
+@dataclass(frozen=True)
+class WorkerConnection:
+    """A connection as a worker sees it for one batch: its config, its state item (lock, quarantine) and the
+    target's department codes the run stored (None when they could not be read)."""
+
+    connection: Connection
+    state: Item
+    departments: set[str] | None
 
 
 class Store:
@@ -381,6 +405,34 @@ class Store:
         items = dynamo.batch_get(self.table, [(keys.connection(c), keys.employee(e)) for c, e in keys_])
         return [EmployeeState.model_validate(_fields(item)) for item in items]
 
+    def worker_view(
+        self, employees: list[tuple[str, str]], connection_ids: list[str]
+    ) -> tuple[dict[tuple[str, str], EmployeeState], dict[str, WorkerConnection]]:
+        """What a worker needs for a batch of work items, in BatchGetItem calls: the employees' states
+        ((connection id, employee id) pairs) and each connection's config, state and departments lookup."""
+        wanted = [(keys.connection(c), keys.employee(e)) for c, e in employees]
+        for c in connection_ids:
+            wanted += [(keys.connection(c), keys.CONFIG), (keys.connection(c), keys.STATE)]
+            wanted.append((keys.connection(c), keys.lookup("departments")))
+        found = {(item["pk"], item["sk"]): item for item in dynamo.batch_get(self.table, wanted)}
+        states = {}
+        for c, e in employees:
+            item = found.get((keys.connection(c), keys.employee(e)))
+            if item is not None:
+                states[(c, e)] = EmployeeState.model_validate(_fields(item))
+        connections = {}
+        for c in connection_ids:
+            config = found.get((keys.connection(c), keys.CONFIG))
+            if config is None:
+                raise NotFoundError(f"connection {c} not found")
+            lookup = found.get((keys.connection(c), keys.lookup("departments")))
+            connections[c] = WorkerConnection(
+                connection=Connection.model_validate(_fields(config)),
+                state=found.get((keys.connection(c), keys.STATE)) or {},
+                departments=set(lookup.get("entries") or []) if lookup else None,
+            )
+        return states, connections
+
     def get_employee_state(self, connection_id: str, employee_id: str) -> EmployeeState | None:
         item = dynamo.get(self.table, keys.connection(connection_id), keys.employee(employee_id))
         return EmployeeState.model_validate(_fields(item)) if item else None
@@ -469,12 +521,13 @@ class Store:
         )
 
     def note_attempt_failed(self, connection_id: str, employee_id: str, run_id: str, reason: str) -> None:
-        """Remember why the last attempt at a pending item failed, for the review that may follow."""
+        """Remember why the last attempt at a pending item failed, for the review that may follow, and let
+        the next attempt claim it at once."""
         try:
             dynamo.client().update_item(
                 TableName=self.table,
                 Key=values({"pk": keys.connection(connection_id), "sk": keys.employee(employee_id)}),
-                UpdateExpression="SET last_error = :e ADD attempts :one",
+                UpdateExpression="SET last_error = :e REMOVE claimed_until ADD attempts :one",
                 ConditionExpression="run_id = :run AND attribute_exists(pending_action)",
                 ExpressionAttributeValues=values({":e": reason, ":one": 1, ":run": run_id}),
             )
@@ -491,40 +544,140 @@ class Store:
         failure: Failure | None = None,
         target_calls: int = 0,
     ) -> bool:
-        """Record one work item's end, exactly once: the employee's state and history, the run's counters
-        (pending -1, `counter` +1) and a failure for review, in one transaction conditional on the item
-        still being pending for this run. False when it was already finished (a redelivery)."""
-        pk = keys.connection(state.connection_id)
-        new_item = self.employee_item(state)
-        transact: list[dict[str, Any]] = [
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": dynamo.serialize(new_item),
-                    "ConditionExpression": "run_id = :run AND attribute_exists(pending_action)",
-                    "ExpressionAttributeValues": values({":run": state.run_id}),
+        """Record one work item's end, exactly once (see finish_items). False when it was already finished."""
+        return self.finish_items([Finish(state, entry, counter, failure, target_calls)])[0]
+
+    def claim_creates(self, states: list[EmployeeState], until: int) -> set[str]:
+        """Claim pending creates for one attempt each, until epoch second `until` (when the attempting
+        invocation must have ended): one conditional transaction per 100, so two deliveries of the same
+        message never both call the target. Returns the employee ids claimed; the others are finished
+        already, planned again by a newer run, or held by an attempt still running."""
+        claimed: set[str] = set()
+        now = clock.epoch()
+        for start in range(0, len(states), TRANSACT_LIMIT):
+            chunk = states[start : start + TRANSACT_LIMIT]
+            while chunk:
+                actions = [
+                    {
+                        "Update": {
+                            "TableName": self.table,
+                            "Key": values({"pk": keys.connection(s.connection_id), "sk": keys.employee(s.employee_id)}),
+                            "UpdateExpression": "SET claimed_until = :until",
+                            "ConditionExpression": "run_id = :run AND pending_action = :create"
+                            " AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
+                            "ExpressionAttributeValues": values(
+                                {":until": until, ":run": s.run_id, ":create": "create", ":now": now}
+                            ),
+                        }
+                    }
+                    for s in chunk
+                ]
+                refused = self._transact_refused(actions)
+                if refused is None:
+                    claimed |= {s.employee_id for s in chunk}
+                    break
+                if not refused:
+                    claimed |= {s.employee_id for s in chunk[:1] if self.claim_creates(chunk[:1], until)}
+                    chunk = chunk[1:]
+                    continue
+                chunk = [s for i, s in enumerate(chunk) if i not in refused]
+        return claimed
+
+    def finish_items(self, finishes: list[Finish]) -> list[bool]:
+        """Record many work items' ends, each exactly once, in transactions of up to 100 actions: each
+        employee's state (conditional on it still being pending for its run) and history entry, a failure
+        for review where it failed, and one update of each run's counters with the sums. Returns, per item,
+        False where it had already been finished (a redelivery) and so was left alone."""
+        done = [False] * len(finishes)
+        chunks: list[list[int]] = [[]]
+        size, runs = 0, set[tuple[str, str | None]]()
+        for index, finish in enumerate(finishes):
+            run = (finish.state.connection_id, finish.state.run_id)
+            needed = 2 + (finish.failure is not None) + (run not in runs)  # + that run's counters update
+            if size + needed > TRANSACT_LIMIT:
+                chunks.append([])
+                size, runs = 0, set()
+                needed = 3 + (finish.failure is not None)
+            chunks[-1].append(index)
+            runs.add(run)
+            size += needed
+        for chunk in chunks:
+            while chunk:
+                actions, owners = self._finish_actions([finishes[i] for i in chunk])
+                refused = self._transact_refused(actions)
+                if refused is None:
+                    for i in chunk:
+                        done[i] = True
+                    break
+                if not refused:
+                    if len(chunk) == 1:
+                        break
+                    chunks += [[i] for i in chunk]  # which one was refused is unknown: one at a time
+                    break
+                refused_items = {chunk[owner] for a in refused if (owner := owners[a]) is not None}
+                chunk = [i for i in chunk if i not in refused_items]
+        return done
+
+    def _finish_actions(self, finishes: list[Finish]) -> tuple[list[dict[str, Any]], list[int | None]]:
+        """The transaction for `finishes`, and for each action the index of the finish it belongs to (None
+        for a run's counters)."""
+        actions: list[dict[str, Any]] = []
+        owners: list[int | None] = []
+        sums: dict[tuple[str, str], Counter[str]] = {}
+        for index, finish in enumerate(finishes):
+            state = finish.state
+            actions.append(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": dynamo.serialize(self.employee_item(state)),
+                        "ConditionExpression": "run_id = :run AND attribute_exists(pending_action)",
+                        "ExpressionAttributeValues": values({":run": state.run_id}),
+                    }
                 }
-            },
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": values({"pk": pk, "sk": keys.run(state.run_id or "")}),
-                    "UpdateExpression": "ADD counters.pending :minus, counters.#c :one, counters.target_calls :calls",
-                    "ExpressionAttributeNames": {"#c": counter},
-                    "ExpressionAttributeValues": values({":minus": -1, ":one": 1, ":calls": target_calls}),
+            )
+            actions.append(
+                {"Put": {"TableName": self.table, "Item": dynamo.serialize(self.history_item(state, finish.entry))}}
+            )
+            owners += [index, index]
+            if finish.failure is not None:
+                actions.append(
+                    {"Put": {"TableName": self.table, "Item": dynamo.serialize(self.failure_item(finish.failure))}}
+                )
+                owners.append(index)
+            counts = sums.setdefault((state.connection_id, state.run_id or ""), Counter())
+            counts["pending"] -= 1
+            counts[finish.counter] += 1
+            counts["target_calls"] += finish.target_calls
+        for (connection_id, run_id), counts in sums.items():
+            names = sorted(name for name, value in counts.items() if value)
+            actions.append(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": values({"pk": keys.connection(connection_id), "sk": keys.run(run_id)}),
+                        "UpdateExpression": "ADD " + ", ".join(f"counters.#c{n} :v{n}" for n in range(len(names))),
+                        "ExpressionAttributeNames": {f"#c{n}": name for n, name in enumerate(names)},
+                        "ExpressionAttributeValues": values({f":v{n}": counts[name] for n, name in enumerate(names)}),
+                    }
                 }
-            },
-            {"Put": {"TableName": self.table, "Item": dynamo.serialize(self.history_item(state, entry))}},
-        ]
-        if failure is not None:
-            transact.append({"Put": {"TableName": self.table, "Item": dynamo.serialize(self.failure_item(failure))}})
+            )
+            owners.append(None)
+        return actions, owners
+
+    def _transact_refused(self, actions: list[dict[str, Any]]) -> set[int] | None:
+        """Run one transaction; None when it went through, else the positions whose condition failed."""
         try:
-            dynamo.transact(transact)
+            dynamo.transact(actions)
         except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+            if not is_conditional_failure(exc):
+                raise
+            codes = dynamo.cancellation_codes(exc)
+            refused = {i for i, code in enumerate(codes) if code == "ConditionalCheckFailed"}
+            if not refused and len(actions) == 1:
+                refused = {0}
+            return refused  # empty: refused without saying which action; the caller goes one by one
+        return None
 
     # -- conflicts ---------------------------------------------------------------------------------
     def replace_conflicts(self, connection_id: str, conflicts: list[Conflict]) -> None:
