@@ -217,16 +217,13 @@ def test_finish_items_many_in_chunks_each_once_with_summed_counters(connection):
     assert len(store().employee_history(CONNECTION_ID, "e005")) == 1
 
 
-def test_claim_creates_once_until_released_or_expired(connection, monkeypatch):
-    run = start_run(CONNECTION_ID, "api")
-    states = _pending(run.run_id, 3)
+def test_claim_work_once_until_released_or_expired(connection, monkeypatch):
     until = clock.epoch() + 30
-    assert store().claim_creates(states, until) == {"e000", "e001", "e002"}
-    assert store().claim_creates(states, until) == set()  # a second delivery gets nothing
-    store().note_attempt_failed(CONNECTION_ID, "e001", run.run_id, "503")
-    assert store().claim_creates(states, until) == {"e001"}  # a failed attempt lets the next one in
+    assert store().claim_work("run#a", until)
+    assert not store().claim_work("run#a", until)  # a second delivery of the message gets nothing
+    assert store().claim_work("run#b", until)  # another message is another claim
+    store().release_work("run#a")
+    assert store().claim_work("run#a", until)  # a failed attempt lets the next one in
     later = until + 1
     monkeypatch.setattr(clock, "epoch", lambda: later)
-    assert store().claim_creates(states, later + 30) == {"e000", "e001", "e002"}  # the claims have run out
-    # a state planned by another run is not claimed for this one
-    assert store().claim_creates([states[0].model_copy(update={"run_id": "old"})], later + 60) == set()
+    assert store().claim_work("run#b", later + 30)  # the claim ran out with the invocation that held it

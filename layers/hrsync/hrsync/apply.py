@@ -3,7 +3,7 @@
 The queue holds ids only, so the worker reads each employee afresh from the source (never personal data on
 the queue, and the newest values). Before acting it checks the employee is still pending for the item's run:
 a redelivered or stale item does nothing. For a batch of items the DynamoDB work is batched too: one
-BatchGetItem for the states and connections, one conditional transaction that claims the creates (so two
+BatchGetItem for the states and connections, one conditional put that claims a message with creates (so two
 deliveries of one message never both create), and transactions of up to 100 actions for the ends. A create
 delivered again first looks for a user already holding the reference (the target may have accepted an
 earlier attempt whose answer was lost).
@@ -11,6 +11,8 @@ earlier attempt whose answer was lost).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -124,14 +126,13 @@ def _apply_items(
         else:
             attempts.append((item, state))
 
-    creates = [state for item, state in attempts if item.action is Action.CREATE]
-    if creates:
+    claim = None
+    if any(item.action is Action.CREATE for item, _ in attempts):
+        claim = claim_id(items)
         left = deadline() if deadline else 900.0
-        claimed = db.claim_creates(creates, clock.epoch() + int(left) + 10)
-        for item, state in attempts:
-            if item.action is Action.CREATE and state.employee_id not in claimed:
-                retry.append(AttemptInProgressError(f"employee {item.employee_id}: another attempt holds the create"))
-        attempts = [(i, s) for i, s in attempts if i.action is not Action.CREATE or s.employee_id in claimed]
+        if not db.claim_work(claim, clock.epoch() + int(left) + 10):
+            retry.append(AttemptInProgressError("another attempt at this message's creates is still running"))
+            attempts = []
 
     def attempt(pair: tuple[WorkItem, EmployeeState]) -> Finish | Exception:
         item, state = pair
@@ -155,7 +156,15 @@ def _apply_items(
                     extra={"run_id": finish.entry.run_id, "employee_id": finish.state.employee_id},
                 )
     if retry:
+        if claim is not None and attempts:
+            db.release_work(claim)  # this attempt is over and recorded: the next delivery may go at once
         raise retry[0]
+
+
+def claim_id(items: list[WorkItem]) -> str:
+    """The same for every delivery of one message: its run and a digest of its items."""
+    digest = hashlib.sha256(json.dumps([i.model_dump(mode="json") for i in items], sort_keys=True).encode())
+    return f"{items[0].run_id}#{digest.hexdigest()[:32]}"
 
 
 def _attempt(

@@ -10,6 +10,7 @@
 - conflict: pk CONN#{id}, sk CONFLICT#{key}
 - lookup (e.g. departments): pk CONN#{id}, sk LOOKUP#{name}
 - failure for review: pk FAIL, sk FAIL#{failure}
+- claim on a work message's attempt: pk CLAIM, sk CLAIM#{run}#{digest of the message}
 
 Run and failure ids start with their UTC time, so sort keys order them by time.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 CONFIG = "CONFIG"
 STATE = "STATE"
 FAILURE_PK = "FAIL"
+CLAIM_PK = "CLAIM"
 
 
 def connection(connection_id: str) -> str:
@@ -74,3 +76,7 @@ def by_status(connection_id: str, status: str) -> str:
 
 def by_target(connection_id: str, target_id: str) -> str:
     return f"CONN#{connection_id}#TARGET#{target_id}"
+
+
+def claim(claim_id: str) -> str:
+    return f"CLAIM#{claim_id}"

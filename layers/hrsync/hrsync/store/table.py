@@ -521,13 +521,12 @@ class Store:
         )
 
     def note_attempt_failed(self, connection_id: str, employee_id: str, run_id: str, reason: str) -> None:
-        """Remember why the last attempt at a pending item failed, for the review that may follow, and let
-        the next attempt claim it at once."""
+        """Remember why the last attempt at a pending item failed, for the review that may follow."""
         try:
             dynamo.client().update_item(
                 TableName=self.table,
                 Key=values({"pk": keys.connection(connection_id), "sk": keys.employee(employee_id)}),
-                UpdateExpression="SET last_error = :e REMOVE claimed_until ADD attempts :one",
+                UpdateExpression="SET last_error = :e ADD attempts :one",
                 ConditionExpression="run_id = :run AND attribute_exists(pending_action)",
                 ExpressionAttributeValues=values({":e": reason, ":one": 1, ":run": run_id}),
             )
@@ -547,41 +546,30 @@ class Store:
         """Record one work item's end, exactly once (see finish_items). False when it was already finished."""
         return self.finish_items([Finish(state, entry, counter, failure, target_calls)])[0]
 
-    def claim_creates(self, states: list[EmployeeState], until: int) -> set[str]:
-        """Claim pending creates for one attempt each, until epoch second `until` (when the attempting
-        invocation must have ended): one conditional transaction per 100, so two deliveries of the same
-        message never both call the target. Returns the employee ids claimed; the others are finished
-        already, planned again by a newer run, or held by an attempt still running."""
-        claimed: set[str] = set()
+    def claim_work(self, claim_id: str, until: int) -> bool:
+        """Claim a message's work for one attempt, until epoch second `until` (when the attempting invocation
+        must have ended): a conditional put, so two deliveries of the same message never both call the
+        target. False while another attempt holds it."""
         now = clock.epoch()
-        for start in range(0, len(states), TRANSACT_LIMIT):
-            chunk = states[start : start + TRANSACT_LIMIT]
-            while chunk:
-                actions = [
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": values({"pk": keys.connection(s.connection_id), "sk": keys.employee(s.employee_id)}),
-                            "UpdateExpression": "SET claimed_until = :until",
-                            "ConditionExpression": "run_id = :run AND pending_action = :create"
-                            " AND (attribute_not_exists(claimed_until) OR claimed_until < :now)",
-                            "ExpressionAttributeValues": values(
-                                {":until": until, ":run": s.run_id, ":create": "create", ":now": now}
-                            ),
-                        }
-                    }
-                    for s in chunk
-                ]
-                refused = self._transact_refused(actions)
-                if refused is None:
-                    claimed |= {s.employee_id for s in chunk}
-                    break
-                if not refused:
-                    claimed |= {s.employee_id for s in chunk[:1] if self.claim_creates(chunk[:1], until)}
-                    chunk = chunk[1:]
-                    continue
-                chunk = [s for i, s in enumerate(chunk) if i not in refused]
-        return claimed
+        try:
+            dynamo.client().put_item(
+                TableName=self.table,
+                Item=dynamo.serialize(
+                    {"pk": keys.CLAIM_PK, "sk": keys.claim(claim_id), "until": until, "expires_at": until + 86400}
+                ),
+                ConditionExpression="attribute_not_exists(pk) OR #until < :now",
+                ExpressionAttributeNames={"#until": "until"},
+                ExpressionAttributeValues=values({":now": now}),
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def release_work(self, claim_id: str) -> None:
+        """Let the next delivery of a message claim it at once (its attempt failed and was recorded)."""
+        dynamo.client().delete_item(TableName=self.table, Key=values({"pk": keys.CLAIM_PK, "sk": keys.claim(claim_id)}))
 
     def finish_items(self, finishes: list[Finish]) -> list[bool]:
         """Record many work items' ends, each exactly once, in transactions of up to 100 actions: each
