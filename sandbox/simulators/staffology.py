@@ -22,8 +22,10 @@ Assumptions where the spec is silent:
 - `search/payrollcode` matches the code exactly and answers 404 when no employee holds it.
 - `search?query=` matches name or payroll code case-insensitively; fewer than 3 characters gives [].
 - The changes report holds one ChangeSummary per record added, changed (Edited, with field-level
-  modifications) or dropped (Deleted) by each `PUT /_sandbox/records`, dated the day of the load;
-  `fromDate`/`toDate` filter on that date inclusively. It always answers JSON (`accept` is ignored).
+  modifications) or dropped (Deleted) by each `PUT /_sandbox/records`, dated the day of the load.
+  `fromDate`/`toDate` are date-times and filter on the moment of the change (kept with each entry, not
+  shown: ChangeSummary's `date` is a day); a bare date means its midnight UTC. It always answers JSON
+  (`accept` is ignored).
 - Unknown or malformed employerId answers 404 with a JSON message.
 """
 
@@ -35,7 +37,7 @@ import binascii
 import hmac
 import uuid
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, Self
 
 from sandbox.simulators.base import HttpError, Request, Response, Simulator, route
@@ -109,7 +111,7 @@ class StaffologySimulator(Simulator):
         self.api_key = api_key
         self._employees: dict[str, dict[str, Any]] = {}
         self._departments: list[dict[str, Any]] = []
-        self._changes: list[dict[str, Any]] = []
+        self._changes: list[tuple[datetime, dict[str, Any]]] = []
 
     # --- state hooks -------------------------------------------------------------------------------------
     def clear_state(self) -> None:
@@ -252,9 +254,8 @@ class StaffologySimulator(Simulator):
         to_date = request.datetime_param("toDate")
         model = [
             change
-            for change in self._changes
-            if (from_date is None or change["date"] >= from_date.date().isoformat())
-            and (to_date is None or change["date"] <= to_date.date().isoformat())
+            for moment, change in self._changes
+            if (from_date is None or moment >= from_date) and (to_date is None or moment <= to_date)
         ]
         return {"type": "application/json", "content": None, "model": model, "stream": None}
 
@@ -320,16 +321,17 @@ class StaffologySimulator(Simulator):
         }
 
     def _log_changes(self, before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> None:
-        today = self.today()
+        moment = datetime.now(UTC)
+        today = moment.date()
         for employee_id, record in after.items():
             previous = before.get(employee_id)
             if previous is None:
-                self._changes.append(self._change(record, "Added", [], today))
+                self._changes.append((moment, self._change(record, "Added", [], today)))
             elif previous != record:
-                self._changes.append(self._change(record, "Edited", _modifications(previous, record), today))
+                self._changes.append((moment, self._change(record, "Edited", _modifications(previous, record), today)))
         for employee_id, record in before.items():
             if employee_id not in after:
-                self._changes.append(self._change(record, "Deleted", [], today))
+                self._changes.append((moment, self._change(record, "Deleted", [], today)))
 
     def _change(
         self, record: dict[str, Any], action: str, modifications: list[dict[str, Any]], day: date

@@ -30,6 +30,7 @@ from hrsync.observability import logger
 from hrsync.runs import DONE_COUNTER, finish_run_if_done
 from hrsync.settings import get_settings
 from hrsync.store.table import Finish, Store, WorkerConnection
+from hrsync.sync import incremental
 from hrsync.sync.validate import not_syncing_reason
 
 # Quarantine when over half of at least this many attempts at the target failed in one run.
@@ -177,7 +178,7 @@ def _attempt(
 ) -> Finish:
     seen = batch.connections[item.connection_id]
     try:
-        status, reason, target_id, counter = with_fresh_credentials(
+        status, reason, target_id, counter, seen_as = with_fresh_credentials(
             item.connection_id,
             lambda o: _apply(o, item, state, receive_count, seen.departments),
             deadline,
@@ -203,7 +204,7 @@ def _attempt(
                 db.log(item.run_id, f"Connection quarantined: {why}; the remaining changes are deferred", "ERROR")
             return _deferred(item, state, why)
         raise
-    return _finish(item, state, status, reason, counter=counter, target_id=target_id, target_calls=1)
+    return _finish(item, state, status, reason, counter=counter, target_id=target_id, target_calls=1, seen_as=seen_as)
 
 
 def pending_state(
@@ -228,20 +229,32 @@ def _deferred(item: WorkItem, state: EmployeeState, reason: str) -> Finish:
     )
 
 
+@dataclass(frozen=True)
+class SeenAs:
+    """For the next incremental run: the source status the employee was applied with, and the fingerprint of
+    the target record as this change left it (None when that is not known for sure)."""
+
+    source_status: str
+    fingerprint: str | None
+
+
+Applied = tuple[SyncStatus, str | None, str | None, str, SeenAs | None]
+
+
 def _apply(
     opened: OpenConnection, item: WorkItem, state: EmployeeState, receive_count: int, departments: set[str] | None
-) -> tuple[SyncStatus, str | None, str | None, str]:
+) -> Applied:
     policy = opened.policy
     try:
         employee = opened.source.get_employee(item.employee_id)
     except RecordNotFoundError:
-        return SyncStatus.NOT_SYNCING, f"no longer in {policy.source_name}", state.target_id, "not_syncing"
+        return SyncStatus.NOT_SYNCING, f"no longer in {policy.source_name}", state.target_id, "not_syncing", None
     if isinstance(employee, RecordRejection):
         invalid = f"{policy.source_name} record is invalid: field {employee.field}: {employee.reason}"
-        return SyncStatus.NOT_SYNCING, invalid, state.target_id, "not_syncing"
+        return SyncStatus.NOT_SYNCING, invalid, state.target_id, "not_syncing", None
     missing = not_syncing_reason(employee, policy.required_fields)
     if missing:
-        return SyncStatus.NOT_SYNCING, missing, state.target_id, "not_syncing"
+        return SyncStatus.NOT_SYNCING, missing, state.target_id, "not_syncing", None
 
     leaver = employee.status is EmploymentStatus.FORMER
     if (item.action is Action.MARK_LEAVER) != leaver:
@@ -252,6 +265,7 @@ def _apply(
             f"{changed} in {policy.source_name} since the run planned",
             state.target_id,
             "not_syncing",
+            None,
         )
 
     # The department is sent only while ExpenseIn has it (the run stored the references it read): a code
@@ -260,6 +274,7 @@ def _apply(
         f for f in item.fields if f != "department_code" or (departments and employee.department_code in departments)
     )
     target_id: str | None = item.target_id
+    fingerprint = None
     if item.action is Action.CREATE:
         existing = _already_created(opened, employee) if receive_count > 1 else None
         if existing is not None:
@@ -267,11 +282,15 @@ def _apply(
             target_id = existing
         else:
             target_id = opened.target.create(employee, fields)
+            # A new user holds what was sent and nothing else in the synced fields.
+            held = {name: getattr(employee, name) if name in fields else None for name in policy.synced_fields}
+            fingerprint = incremental.fingerprint(opened.secret, held)
     elif item.action is Action.UPDATE and target_id and fields:
         opened.target.update(target_id, employee, fields)
     elif item.action is Action.MARK_LEAVER and target_id:
         opened.target.mark_leaver(target_id, employee.leave_date or date.today())
-    return SyncStatus.SUCCESSFUL, None, target_id, DONE_COUNTER[item.action]
+    seen_as = SeenAs(employee.status.value, fingerprint)
+    return SyncStatus.SUCCESSFUL, None, target_id, DONE_COUNTER[item.action], seen_as
 
 
 def _already_created(opened: OpenConnection, employee: Employee) -> str | None:
@@ -292,11 +311,14 @@ def _finish(
     failure_class: str | None = None,
     attempts: int = 1,
     target_calls: int = 0,
+    seen_as: SeenAs | None = None,
 ) -> Finish:
     """The record of an item's end: the employee's new state, its history entry and any failure for review."""
     now = clock.iso()
     new = state.model_copy(
         update={
+            "source_status": seen_as.source_status if seen_as else state.source_status,
+            "fingerprint": seen_as.fingerprint if seen_as else None,
             "status": status,
             "reason": reason,
             "target_id": target_id or state.target_id,

@@ -33,3 +33,9 @@ def new_id(prefix: str = "") -> str:
 def sequence() -> str:
     """A log sequence: time-ordered across processes, unique within one."""
     return f"{time.time_ns():020d}-{secrets.token_hex(2)}"
+
+
+def parse(text: str) -> datetime:
+    """A time written by `iso` (or any ISO-8601 time; naive ones are UTC)."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

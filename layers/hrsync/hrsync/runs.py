@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hrsync import clock
 from hrsync.context import OpenConnection, open_connection, store, with_fresh_credentials
 from hrsync.errors import AuthenticationError, ExternalSystemError, HrsyncError, RunInProgressError
-from hrsync.models.employee import Listing
+from hrsync.models.employee import Employee, Listing
 from hrsync.models.records import (
     Conflict,
     EmployeeState,
@@ -33,7 +36,9 @@ from hrsync.observability import logger, metrics
 from hrsync.settings import get_settings
 from hrsync.store.queue import send_work_items
 from hrsync.store.table import Store
-from hrsync.sync.plan import Outcome, Plan, plan_run
+from hrsync.sync.incremental import carried_over, record_fingerprint
+from hrsync.sync.plan import EmployeePlan, Outcome, Plan, plan_run
+from hrsync.systems.base import IncrementalSource
 
 TIMED_OUT_REASON = "its lease expired before it finished (the function stopped or timed out)"
 _STATUS_OF = {
@@ -46,7 +51,7 @@ _STATUS_OF = {
 DONE_COUNTER = {Action.CREATE: "created", Action.UPDATE: "updated", Action.MARK_LEAVER: "marked_leaver"}
 
 
-def start_run(connection_id: str, trigger: str, employee_ids: list[str] | None = None) -> Run:
+def start_run(connection_id: str, trigger: str, employee_ids: list[str] | None = None, *, full: bool = False) -> Run:
     """Take the connection's lock and record a QUEUED run; RunInProgressError while another holds it."""
     db = store()
     db.get_connection(connection_id)  # NotFoundError for an unknown connection
@@ -57,6 +62,7 @@ def start_run(connection_id: str, trigger: str, employee_ids: list[str] | None =
         status=RunStatus.QUEUED,
         queued_at=clock.iso(),
         employee_ids=sorted(set(employee_ids)) if employee_ids else None,
+        full=full,
     )
     expired = db.take_lock(run, get_settings().run_lease_seconds)
     if expired:
@@ -121,8 +127,20 @@ def fail_run(db: Store, connection_id: str, run_id: str, reason: str) -> None:
     db.release_lock(connection_id, run_id, succeeded=False)
 
 
-def _read(opened: OpenConnection, db: Store, run_id: str) -> tuple[Listing, Listing, set[str] | None]:
+@dataclass
+class _Read:
+    source: Listing
+    target: Listing
+    departments: set[str] | None
+    started_at: str
+    full: bool
+    details_read: int
+    carried: int
+
+
+def _read(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, Any]) -> _Read:
     connection, policy = opened.connection, opened.policy
+    run_id = run.run_id
     db.log(run_id, f"Importing departments from {policy.target_name}")
     try:
         departments: set[str] | None = {d.code for d in opened.target.list_departments()}
@@ -137,30 +155,87 @@ def _read(opened: OpenConnection, db: Store, run_id: str) -> tuple[Listing, List
             f"Departments could not be read ({exc}); departments are left unchanged this run",
             "WARNING",
         )
-    db.log(run_id, f"Reading employees from {policy.source_name}")
-    source = opened.source.list_employees()
+    started = clock.now()
+    since, why_full = _change_feed_start(opened, run, feed)
+    source_system = opened.source
+    carried: dict[str, Employee] = {}
+    if since is None or not isinstance(source_system, IncrementalSource):
+        db.log(
+            run_id, f"Reading employees from {policy.source_name}" + (f" (everyone: {why_full})" if why_full else "")
+        )
+        source = source_system.list_employees()
+        details_read = len(source.records) + len(source.rejections)
+        target = _read_target(opened, db, run_id, source)
+    else:
+        db.log(
+            run_id,
+            f"Reading employees from {policy.source_name}: who is there, and the changes since {clock.iso(since)}",
+        )
+        source = Listing()
+        index = source_system.list_ids(source)
+        changed: set[str] | None
+        try:
+            changed = source_system.changed_since(since)
+        except AuthenticationError:
+            raise
+        except HrsyncError as exc:
+            changed = None
+            db.log(run_id, f"The change feed could not be read ({exc}); every employee is read", "WARNING")
+        target = _read_target(opened, db, run_id, source)
+        if changed is not None and target.complete:
+            targets = {record.id: record for record in target.records}
+            carried = carried_over(index, changed, states, targets, opened.secret, policy.synced_fields)
+        to_read = [employee_id for employee_id in index if employee_id not in carried]
+        source_system.read_details(to_read, source)
+        details_read = len(to_read)
+        source.records += carried.values()
     if not source.complete and not source.records and not source.rejections:
         raise ExternalSystemError(f"{policy.source_name} could not be read: {source.incomplete_reason}")
     by_status = Counter(e.status.value for e in source.records)
     db.log(
         run_id,
         f"Read {len(source.records)} employees ({by_status['current']} current, {by_status['upcoming']} upcoming, "
-        f"{by_status['former']} former); {len(source.rejections)} could not be read",
+        f"{by_status['former']} former); {len(source.rejections)} could not be read"
+        + (f"; {details_read} read in full, {len(carried)} unchanged since the last run" if since else ""),
     )
-    db.log(run_id, f"Reading users from {policy.target_name}")
+    return _Read(source, target, departments, clock.iso(started), since is None, details_read, len(carried))
+
+
+def _read_target(opened: OpenConnection, db: Store, run_id: str, source: Listing) -> Listing:
+    db.log(run_id, f"Reading users from {opened.policy.target_name}")
     target = opened.target.list_records()
     db.log(run_id, f"Read {len(target.records)} users; {len(target.rejections)} could not be read")
-    return source, target, departments
+    return target
+
+
+def _change_feed_start(opened: OpenConnection, run: Run, feed: dict[str, Any]) -> tuple[datetime | None, str | None]:
+    """Where this run's change feed starts, or None and why it reads everyone."""
+    options = opened.connection.options
+    read_to, full_at = feed.get("feed_read_to"), feed.get("full_read_at")
+    if not isinstance(opened.source, IncrementalSource):
+        return None, None
+    if run.full:
+        return None, "a full read was asked for"
+    if run.employee_ids:
+        return None, None
+    if not read_to or not full_at:
+        return None, "no earlier complete read"
+    if clock.now() - clock.parse(str(full_at)) > timedelta(days=options.full_read_every_days):
+        return None, f"the full reconciliation, every {options.full_read_every_days} days"
+    if str(read_to) < opened.connection.updated_at:
+        return None, "the connection changed since the last read"
+    return clock.parse(str(read_to)) - timedelta(seconds=options.change_feed_overlap_seconds), None
 
 
 def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -> None:
     connection_id, run_id = run.connection_id, run.run_id
     current = db.get_connection(connection_id)  # as saved now: options changed since must count
-    source, target, departments = with_fresh_credentials(
-        connection_id, lambda o: _read(o, db, run_id), deadline, current
-    )
-    opened = open_connection(connection_id, current=current)
     states = db.employee_states(connection_id)
+    feed = db.get_state(connection_id)
+    read = with_fresh_credentials(connection_id, lambda o: _read(o, db, run, states, feed), deadline, current)
+    source, target, departments = read.source, read.target, read.departments
+    db.record_read(connection_id, run_id, read.started_at, read.full)
+    opened = open_connection(connection_id, current=current)
     links = {eid: s.target_id for eid, s in states.items() if s.target_id}
     only = set(run.employee_ids) if run.employee_ids else None
     plan = plan_run(source, target, links, opened.policy, departments=departments, only=only)
@@ -177,6 +252,7 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
 
     c = _counters(plan)
     c.incomplete_reads = int(not source.complete) + int(not target.complete)
+    c.details_read, c.carried = read.details_read, read.carried
     db.log(
         run_id,
         f"{c.to_create} to create, {c.to_update} to update, {c.to_mark_leaver} to mark as leavers, "
@@ -200,7 +276,7 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
         return
     if only is None:
         db.replace_conflicts(connection_id, _conflicts(plan, run_id))
-    _record_states(db, connection_id, run_id, plan, states)
+    _record_states(db, run, plan, states, _Fingerprints(opened, source, target))
     db.record_plan(connection_id, run_id, c)
     items = [
         WorkItem(
@@ -251,8 +327,34 @@ def _conflicts(plan: Plan, run_id: str) -> list[Conflict]:
     ]
 
 
-def _record_states(db: Store, connection_id: str, run_id: str, plan: Plan, states: dict[str, EmployeeState]) -> None:
+@dataclass
+class _Fingerprints:
+    """What an employee's state records for the next incremental run: its source status, and the
+    fingerprint of its target record when it is in step."""
+
+    opened: OpenConnection
+    source: Listing
+    target: Listing
+
+    def __post_init__(self) -> None:
+        self._status = {record.id: record.status.value for record in self.source.records}
+        self._targets = {record.id: record for record in self.target.records}
+
+    def status(self, employee_id: str) -> str | None:
+        return self._status.get(employee_id)
+
+    def of(self, p: EmployeePlan) -> str | None:
+        record = self._targets.get(p.target_id or "") if p.outcome is Outcome.IN_STEP and not p.warnings else None
+        if record is None:
+            return None
+        return record_fingerprint(self.opened.secret, record, self.opened.policy.synced_fields)
+
+
+def _record_states(
+    db: Store, run: Run, plan: Plan, states: dict[str, EmployeeState], fingerprints: _Fingerprints
+) -> None:
     """Write each employee's new state where it changed, with a history entry where the outcome did."""
+    connection_id, run_id = run.connection_id, run.run_id
     now = clock.iso()
     changed: list[EmployeeState] = []
     history: list[tuple[EmployeeState, HistoryEntry]] = []
@@ -275,6 +377,8 @@ def _record_states(db: Store, connection_id: str, run_id: str, plan: Plan, state
             run_id=run_id,
             pending_action=p.action.value if p.outcome is Outcome.APPLY and p.action else None,
             updated_at=now,
+            source_status=fingerprints.status(p.employee_id),
+            fingerprint=fingerprints.of(p),
         )
         if old is not None and _same(old, new):
             continue
@@ -315,7 +419,17 @@ def _record_states(db: Store, connection_id: str, run_id: str, plan: Plan, state
 
 
 def _same(old: EmployeeState, new: EmployeeState) -> bool:
-    compared = ("status", "reason", "warnings", "target_id", "matched_by", "code", "pending_action")
+    compared = (
+        "status",
+        "reason",
+        "warnings",
+        "target_id",
+        "matched_by",
+        "code",
+        "pending_action",
+        "source_status",
+        "fingerprint",
+    )
     return all(getattr(old, name) == getattr(new, name) for name in compared) and old.pending_action is None
 
 
@@ -351,6 +465,8 @@ def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None
         + ("; a listing was incomplete, so not everyone was seen" if c.incomplete_reads else ""),
         "INFO" if status is RunStatus.SUCCEEDED else "WARNING",
     )
+    if not c.incomplete_reads and run.read_started_at and run.employee_ids is None:
+        db.advance_change_feed(connection_id, run.read_started_at, full=bool(run.full_read))
     db.release_lock(connection_id, run_id, succeeded=status is RunStatus.SUCCEEDED)
     if status is RunStatus.SUCCEEDED and db.get_state(connection_id).get("quarantine"):
         db.clear_quarantine(connection_id)

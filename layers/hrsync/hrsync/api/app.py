@@ -82,10 +82,10 @@ def _run_function(connection: Connection) -> str:
     return function
 
 
-def _trigger(connection: Connection, trigger: str, employee_ids: list[str] | None = None) -> Run:
+def _trigger(connection: Connection, trigger: str, employee_ids: list[str] | None = None, *, full: bool = False) -> Run:
     """Take the lock and start the connector's run function; a run that could not start is failed at once."""
     function = _run_function(connection)
-    run = start_run(connection.id, trigger, employee_ids)
+    run = start_run(connection.id, trigger, employee_ids, full=full)
     _start_function(connection, function, run)
     return run
 
@@ -188,7 +188,7 @@ def clear_quarantine(connection_id: ConnectionId) -> ConnectionView:
 )
 def post_sync(connection_id: ConnectionId, body: Annotated[SyncRequest | None, Body()] = None) -> Response[str]:
     connection = store().get_connection(connection_id)
-    run = _trigger(connection, "api", body.employee_ids if body else None)
+    run = _trigger(connection, "api", body.employee_ids if body else None, full=bool(body and body.full))
     accepted = SyncAccepted(run_id=run.run_id, status=run.status.value)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
 

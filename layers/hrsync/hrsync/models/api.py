@@ -16,6 +16,11 @@ class SyncRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     employee_ids: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    full: bool = Field(
+        default=False,
+        description="Read every employee from the source, whatever its change feed says (the weekly full "
+        "reconciliation, on demand).",
+    )
 
 
 class SyncAccepted(BaseModel):

@@ -22,6 +22,10 @@ class ConnectionOptions(BaseModel):
     leaver_threshold_min: int = Field(default=5, ge=0)
     approval_wait_hours: int = Field(default=24, ge=1, le=24 * 14)
     target_rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
+    # Incremental runs (a source with a change feed): changes are read from the last complete read minus
+    # this overlap (the source's clock may run behind ours), and every so many days a run reads everyone.
+    change_feed_overlap_seconds: int = Field(default=300, ge=0, le=86_400)
+    full_read_every_days: int = Field(default=7, ge=1, le=31)
 
     def leaver_threshold(self, linked: int) -> int:
         """The most leaver marks a run may make without approval: a share of linked users, with a floor."""

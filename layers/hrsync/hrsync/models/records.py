@@ -43,6 +43,8 @@ class RunCounters(BaseModel):
     conflicts: int = 0
     unreadable: int = 0
     incomplete_reads: int = 0  # listings that failed part-way: the run cannot have seen everyone
+    details_read: int = 0  # employees whose details the run read from the source
+    carried: int = 0  # unchanged since the last run (change feed and fingerprint): counted in_step, not read
     pending: int = 0
     created: int = 0
     updated: int = 0
@@ -65,6 +67,9 @@ class Run(BaseModel):
     reason: str | None = None
     employee_ids: list[str] | None = None
     approved_by: str | None = None
+    full: bool = False  # asked to read everyone, whatever the change feed says
+    read_started_at: str | None = None  # when its read of the source began: the change feed's next start
+    full_read: bool | None = None  # whether it read everyone (None until it has read)
     counters: RunCounters = RunCounters()
 
 
@@ -93,6 +98,11 @@ class EmployeeState(BaseModel):
     last_error: str | None = None
     attempts: int = 0
     updated_at: str | None = None
+    # For incremental runs: the source status it was read with, and an HMAC of the synced fields' values the
+    # target held when it was last known in step (None when unknown). An employee the change feed does not
+    # name, with the same status and a target record that still gives this fingerprint, is not read again.
+    source_status: str | None = None
+    fingerprint: str | None = None
 
 
 class HistoryEntry(BaseModel):

@@ -305,6 +305,31 @@ class Store:
         if item is None:
             raise StateConflictError(f"run {run_id} is no longer running")
 
+    def record_read(self, connection_id: str, run_id: str, started_at: str, full: bool) -> None:
+        """Note when the run's read of the source began and whether it read everyone."""
+        dynamo.client().update_item(
+            TableName=self.table,
+            Key=values({"pk": keys.connection(connection_id), "sk": keys.run(run_id)}),
+            UpdateExpression="SET read_started_at = :t, full_read = :full",
+            ExpressionAttributeValues=values({":t": started_at, ":full": full}),
+        )
+
+    def advance_change_feed(self, connection_id: str, read_started_at: str, *, full: bool) -> None:
+        """A run that read completely has ended: the next run's change feed starts where its read began
+        (never moved back), and a full read is the new last full reconciliation."""
+        expression = "SET feed_read_to = :t" + (", full_read_at = :t" if full else "")
+        try:
+            dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.connection(connection_id), "sk": keys.STATE}),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_not_exists(feed_read_to) OR feed_read_to < :t",
+                ExpressionAttributeValues=values({":t": read_started_at}),
+            )
+        except ClientError as exc:
+            if not is_conditional_failure(exc):
+                raise
+
     def claim_progress(self, connection_id: str, run_id: str, milestone: int) -> bool:
         """True for the one caller that first reports this progress milestone (so each is logged once)."""
         item = self._update_run(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Protocol
+from datetime import date, datetime
+from typing import Protocol, runtime_checkable
 
-from hrsync.models.employee import Department, Employee, Listing, RecordRejection
+from hrsync.models.employee import Department, Employee, EmploymentStatus, Listing, RecordRejection
 
 
 class SourceSystem(Protocol):
@@ -16,6 +16,17 @@ class SourceSystem(Protocol):
     def get_employee(self, employee_id: str) -> Employee | RecordRejection: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class IncrementalSource(Protocol):
+    """A source with a change feed: a run may list who is there, ask what changed, and read only those."""
+
+    def list_ids(self, listing: Listing) -> dict[str, EmploymentStatus]: ...
+
+    def read_details(self, ids: list[str], listing: Listing) -> None: ...
+
+    def changed_since(self, moment: datetime) -> set[str]: ...
 
 
 class TargetSystem(Protocol):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Literal
 
 import httpx
@@ -209,14 +209,20 @@ class StaffologyPayroll:
     def list_employees(self) -> Listing:
         """Every Current, Upcoming and Former employee with details, read concurrently."""
         listing = Listing()
-        ids: list[str] = []
-        seen: set[str] = set()
+        self.read_details(list(self.list_ids(listing)), listing)
+        return listing
+
+    def list_ids(self, listing: Listing) -> dict[str, EmploymentStatus]:
+        """Who is there, by status, from the listing pages alone (no details); trouble marks `listing`."""
+        found: dict[str, EmploymentStatus] = {}
         with ThreadPoolExecutor(max_workers=PAGE_WINDOW) as pages:
             for status in STATUSES:
                 for item_id in self._item_ids(status, listing, pages):
-                    if item_id not in seen:
-                        seen.add(item_id)
-                        ids.append(item_id)
+                    found.setdefault(item_id, EmploymentStatus(status.lower()))
+        return found
+
+    def read_details(self, ids: list[str], listing: Listing) -> None:
+        """Read these employees' details concurrently into `listing` (a record or a rejection each)."""
 
         def fetch(employee_id: str) -> Employee | RecordRejection:
             try:
@@ -243,4 +249,20 @@ class StaffologyPayroll:
                     listing.records.append(result)
                 else:
                     listing.rejections.append(result)
-        return listing
+
+    def changed_since(self, moment: datetime) -> set[str]:
+        """Ids of the employees the changes report names from `moment` on (added, edited or deleted)."""
+        raw = self._get(
+            f"employers/{self._employer}/reports/changes",
+            {"fromDate": moment.astimezone(UTC).isoformat(timespec="microseconds")},
+        )
+        model = raw.get("model") if isinstance(raw, dict) else None
+        if not isinstance(model, list):
+            raise ExternalSystemError(f"{NAME} changes report: `model` is not a list")
+        changed: set[str] = set()
+        for index, change in enumerate(model):
+            employee_id = change.get("employeeUniqueId") if isinstance(change, dict) else None
+            if not isinstance(employee_id, str) or not employee_id:
+                raise ExternalSystemError(f"{NAME} changes report: entry {index} has no employeeUniqueId")
+            changed.add(employee_id)
+        return changed
