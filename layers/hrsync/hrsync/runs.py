@@ -31,7 +31,7 @@ from hrsync.models.records import (
     RunStatus,
     SyncStatus,
 )
-from hrsync.models.work import Action, WorkItem
+from hrsync.models.work import Action, WorkItem, items_per_message
 from hrsync.observability import logger, metrics
 from hrsync.settings import get_settings
 from hrsync.store.queue import send_work_items
@@ -40,6 +40,7 @@ from hrsync.sync.incremental import carried_over, record_fingerprint
 from hrsync.sync.plan import EmployeePlan, Outcome, Plan, plan_run
 from hrsync.systems.base import IncrementalSource
 
+QUEUE_SLICE = 1000  # employees' states written, then their work items queued, at a time
 TIMED_OUT_REASON = "its lease expired before it finished (the function stopped or timed out)"
 _STATUS_OF = {
     Outcome.APPLY: SyncStatus.IN_PROGRESS,
@@ -276,24 +277,36 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
         return
     if only is None:
         db.replace_conflicts(connection_id, _conflicts(plan, run_id))
-    _record_states(db, run, plan, states, _Fingerprints(opened, source, target))
+    pending = _record_states(db, run, plan, states, _Fingerprints(opened, source, target))
     db.record_plan(connection_id, run_id, c)
-    items = [
-        WorkItem(
-            connection_id=connection_id,
-            run_id=run_id,
-            employee_id=p.employee_id,
-            action=p.action,
-            target_id=p.target_id,
-            fields=p.fields,
-        )
-        for p in plan.to_apply
-        if p.action is not None
-    ]
-    if items:
-        messages = send_work_items(get_settings().sync_queue_url, items)
-        db.log(run_id, f"Queued {len(items)} changes for {opened.policy.target_name} in {messages} messages")
+    _queue(db, run, plan, pending, opened.policy.target_name)
     finish_run_if_done(db, connection_id, run_id)
+
+
+def _queue(db: Store, run: Run, plan: Plan, pending: list[EmployeeState], target_name: str) -> None:
+    """Write the pending employees' states and queue their work items a slice at a time, so workers start on
+    the first slice while the rest is written (the run's `pending` is recorded first, so it cannot reach 0
+    early)."""
+    planned = {p.employee_id: p for p in plan.to_apply}
+    per_message = items_per_message(len(pending))
+    messages = 0
+    for start in range(0, len(pending), QUEUE_SLICE):
+        chunk = pending[start : start + QUEUE_SLICE]
+        db.put_employee_states(chunk)
+        items = [
+            WorkItem(
+                connection_id=run.connection_id,
+                run_id=run.run_id,
+                employee_id=state.employee_id,
+                action=Action(state.pending_action or ""),
+                target_id=planned[state.employee_id].target_id,
+                fields=planned[state.employee_id].fields,
+            )
+            for state in chunk
+        ]
+        messages += send_work_items(get_settings().sync_queue_url, items, per_message)
+    if pending:
+        db.log(run.run_id, f"Queued {len(pending)} changes for {target_name} in {messages} messages")
 
 
 def _counters(plan: Plan) -> RunCounters:
@@ -352,8 +365,9 @@ class _Fingerprints:
 
 def _record_states(
     db: Store, run: Run, plan: Plan, states: dict[str, EmployeeState], fingerprints: _Fingerprints
-) -> None:
-    """Write each employee's new state where it changed, with a history entry where the outcome did."""
+) -> list[EmployeeState]:
+    """Write each employee's new state where it changed, with a history entry where the outcome did; the
+    states of employees with a change to apply are returned, for `_queue` to write with their work items."""
     connection_id, run_id = run.connection_id, run.run_id
     now = clock.iso()
     changed: list[EmployeeState] = []
@@ -412,10 +426,11 @@ def _record_states(
                     time=now,
                 )
             )
-    db.put_employee_states(changed, history, failures)
+    db.put_employee_states([s for s in changed if not s.pending_action], history, failures)
     for p in plan.employees:
         for warning in p.warnings:
             db.log(run_id, f"Employee {p.employee_id}: {warning}", "WARNING")
+    return [s for s in changed if s.pending_action]
 
 
 def _same(old: EmployeeState, new: EmployeeState) -> bool:

@@ -16,15 +16,16 @@ def _sqs() -> Any:
     return boto3.client("sqs")
 
 
-def pack(items: list[WorkItem]) -> list[WorkMessage]:
-    size = items_per_message(len(items))
+def pack(items: list[WorkItem], size: int | None = None) -> list[WorkMessage]:
+    size = size or items_per_message(len(items))
     return [WorkMessage(items=tuple(items[start : start + size])) for start in range(0, len(items), size)]
 
 
-def send_work_items(queue_url: str, items: list[WorkItem]) -> int:
-    """Send the items packed into messages, SendMessageBatch in tens; entries SQS refuses are sent again,
-    then reported. Returns the number of messages."""
-    messages = pack(items)
+def send_work_items(queue_url: str, items: list[WorkItem], per_message: int | None = None) -> int:
+    """Send the items packed into messages (`per_message` items each, else sized for their number),
+    SendMessageBatch in tens; entries SQS refuses are sent again, then reported. Returns the number of
+    messages."""
+    messages = pack(items, per_message)
     for start in range(0, len(messages), 10):
         chunk = {str(i): message for i, message in enumerate(messages[start : start + 10])}
         for _ in range(5):
