@@ -200,6 +200,7 @@ class EventSourceEmulator:
         self._async_retries = dict(async_retries or {})
         self._poll_wait_seconds = poll_wait_seconds
         self._stopping = threading.Event()
+        self.paused: set[str] = set()  # logical ids of SQS event sources not polled for now (make bench)
         self._threads: list[threading.Thread] = []
         self._activity = threading.Condition()
         self._in_flight = 0
@@ -367,6 +368,9 @@ class EventSourceEmulator:
         )
         slots = threading.Semaphore(concurrency)
         while not self._stopping.is_set():
+            if source.logical_id in self.paused:
+                self._stopping.wait(0.1)
+                continue
             if not slots.acquire(timeout=0.5):
                 continue
             try:

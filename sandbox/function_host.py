@@ -217,6 +217,10 @@ class FunctionHost:
         return self
 
     @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None and self._process.poll() is None else None
+
+    @property
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
@@ -308,6 +312,8 @@ class FunctionPool:
         self._idle: list[FunctionHost] = []
         self._condition = threading.Condition()
         self._closed = False
+        self.invocations = 0  # finished invocations, and the seconds they took (Lambda's billed duration)
+        self.busy_seconds = 0.0
 
     @property
     def busy(self) -> int:
@@ -329,10 +335,19 @@ class FunctionPool:
 
     def invoke(self, payload: bytes, request_id: str | None = None) -> Invocation:
         host = self._acquire()
+        started = time.monotonic()
         try:
             return host.invoke(payload, request_id)
         finally:
+            with self._condition:
+                self.invocations += 1
+                self.busy_seconds += time.monotonic() - started
             self._release(host)
+
+    def pids(self) -> list[int]:
+        """The process ids of the running instances (for `make bench`'s memory figures)."""
+        with self._condition:
+            return [host.pid for host in self._hosts if host.pid is not None]
 
     def _acquire(self) -> FunctionHost:
         with self._condition:

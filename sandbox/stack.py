@@ -293,6 +293,15 @@ class LocalStack:
             self.simulators[name] = simulator
             self.systems[name] = system.api_base(simulator)
 
+    def pause_events(self, function: str) -> None:
+        """Stop feeding `function` from its SQS event sources (as disabling the mapping would)."""
+        emulator = self._require(self.emulator)
+        emulator.paused |= {source.logical_id for source in emulator.sqs_sources if source.function == function}
+
+    def resume_events(self, function: str) -> None:
+        emulator = self._require(self.emulator)
+        emulator.paused -= {source.logical_id for source in emulator.sqs_sources if source.function == function}
+
     def connectors(self) -> dict[str, str]:
         """Connector name -> the function that runs it (functions with a CONNECTOR variable)."""
         return {

@@ -387,7 +387,10 @@ def _record_states(
             reason=reason,
             warnings=list(p.warnings),
             target_id=target_id,
-            matched_by=p.matched_by or (old.matched_by if old and target_id else None),
+            # how the link was first made ("created", "payroll_code") stays; "link" only says it was stored
+            matched_by=(old.matched_by if old and old.target_id == target_id and old.matched_by else None)
+            or p.matched_by
+            or (old.matched_by if old and target_id else None),
             run_id=run_id,
             pending_action=p.action.value if p.outcome is Outcome.APPLY and p.action else None,
             updated_at=now,
