@@ -277,32 +277,41 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
         return
     if only is None:
         db.replace_conflicts(connection_id, _conflicts(plan, run_id))
-    pending = _record_states(db, run, plan, states, _Fingerprints(opened, source, target))
+    fingerprints = _Fingerprints(opened, source, target)
+    pending = _record_states(db, run, plan, states, fingerprints)
     db.record_plan(connection_id, run_id, c)
-    _queue(db, run, plan, pending, opened.policy.target_name)
+    _queue(db, run, pending, states, fingerprints, opened.policy.target_name)
     finish_run_if_done(db, connection_id, run_id)
 
 
-def _queue(db: Store, run: Run, plan: Plan, pending: list[EmployeeState], target_name: str) -> None:
+def _queue(
+    db: Store,
+    run: Run,
+    pending: list[EmployeePlan],
+    states: dict[str, EmployeeState],
+    fingerprints: _Fingerprints,
+    target_name: str,
+) -> None:
     """Write the pending employees' states and queue their work items a slice at a time, so workers start on
     the first slice while the rest is written (the run's `pending` is recorded first, so it cannot reach 0
-    early)."""
-    planned = {p.employee_id: p for p in plan.to_apply}
+    early). A change to apply gets its history entry from the worker, with the outcome."""
     per_message = items_per_message(len(pending))
     messages = 0
+    now = clock.iso()
     for start in range(0, len(pending), QUEUE_SLICE):
         chunk = pending[start : start + QUEUE_SLICE]
-        db.put_employee_states(chunk)
+        db.put_employee_states([_new_state(run, p, states.get(p.employee_id), fingerprints, now) for p in chunk])
         items = [
             WorkItem(
                 connection_id=run.connection_id,
                 run_id=run.run_id,
-                employee_id=state.employee_id,
-                action=Action(state.pending_action or ""),
-                target_id=planned[state.employee_id].target_id,
-                fields=planned[state.employee_id].fields,
+                employee_id=p.employee_id,
+                action=p.action,
+                target_id=p.target_id,
+                fields=p.fields,
             )
-            for state in chunk
+            for p in chunk
+            if p.action is not None
         ]
         messages += send_work_items(get_settings().sync_queue_url, items, per_message)
     if pending:
@@ -363,55 +372,56 @@ class _Fingerprints:
         return record_fingerprint(self.opened.secret, record, self.opened.policy.synced_fields)
 
 
+def _new_state(
+    run: Run, p: EmployeePlan, old: EmployeeState | None, fingerprints: _Fingerprints, now: str
+) -> EmployeeState:
+    keep_link = p.outcome is not Outcome.APPLY or p.action is not Action.CREATE
+    target_id = p.target_id or (old.target_id if old and keep_link else None)
+    return EmployeeState(
+        connection_id=run.connection_id,
+        employee_id=p.employee_id,
+        code=p.code,
+        status=_STATUS_OF[p.outcome],
+        reason=p.reason,
+        warnings=list(p.warnings),
+        target_id=target_id,
+        # how the link was first made ("created", "payroll_code") stays; "link" only says it was stored
+        matched_by=(old.matched_by if old and old.target_id == target_id and old.matched_by else None)
+        or p.matched_by
+        or (old.matched_by if old and target_id else None),
+        run_id=run.run_id,
+        pending_action=p.action.value if p.outcome is Outcome.APPLY and p.action else None,
+        updated_at=now,
+        source_status=fingerprints.status(p.employee_id),
+        fingerprint=fingerprints.of(p),
+    )
+
+
 def _record_states(
     db: Store, run: Run, plan: Plan, states: dict[str, EmployeeState], fingerprints: _Fingerprints
-) -> list[EmployeeState]:
-    """Write each employee's new state where it changed, with a history entry where the outcome did; the
-    states of employees with a change to apply are returned, for `_queue` to write with their work items."""
+) -> list[EmployeePlan]:
+    """Write each employee's new state where it changed, with a history entry where the outcome did. The
+    employees with a change to apply are returned, for `_queue` to write with their work items (their states
+    are built a slice at a time there: a run of 100,000 creates never holds them all)."""
     connection_id, run_id = run.connection_id, run.run_id
     now = clock.iso()
     changed: list[EmployeeState] = []
     history: list[tuple[EmployeeState, HistoryEntry]] = []
     failures: list[Failure] = []
     for p in plan.employees:
+        if p.outcome is Outcome.APPLY:
+            continue
         old = states.get(p.employee_id)
-        keep_link = p.outcome is not Outcome.APPLY or p.action is not Action.CREATE
-        target_id = p.target_id or (old.target_id if old and keep_link else None)
-        reason = p.reason
-        status = _STATUS_OF[p.outcome]
-        new = EmployeeState(
-            connection_id=connection_id,
-            employee_id=p.employee_id,
-            code=p.code,
-            status=status,
-            reason=reason,
-            warnings=list(p.warnings),
-            target_id=target_id,
-            # how the link was first made ("created", "payroll_code") stays; "link" only says it was stored
-            matched_by=(old.matched_by if old and old.target_id == target_id and old.matched_by else None)
-            or p.matched_by
-            or (old.matched_by if old and target_id else None),
-            run_id=run_id,
-            pending_action=p.action.value if p.outcome is Outcome.APPLY and p.action else None,
-            updated_at=now,
-            source_status=fingerprints.status(p.employee_id),
-            fingerprint=fingerprints.of(p),
-        )
+        new = _new_state(run, p, old, fingerprints, now)
         if old is not None and _same(old, new):
             continue
         changed.append(new)
-        # A change to apply gets its history entry from the worker, with the outcome.
-        if not new.pending_action and (old is None or old.status != new.status or old.reason != new.reason):
+        if old is None or old.status != new.status or old.reason != new.reason:
             history.append(
                 (
                     new,
                     HistoryEntry(
-                        time=now,
-                        run_id=run_id,
-                        action=new.pending_action,
-                        fields=list(p.fields),
-                        outcome=status,
-                        reason=reason,
+                        time=now, run_id=run_id, action=None, fields=list(p.fields), outcome=new.status, reason=p.reason
                     ),
                 )
             )
@@ -423,17 +433,17 @@ def _record_states(
                     employee_id=p.employee_id,
                     run_id=run_id,
                     action="read",
-                    reason=reason or "could not be read",
+                    reason=p.reason or "could not be read",
                     failure_class="source_read",
                     attempts=1,
                     time=now,
                 )
             )
-    db.put_employee_states([s for s in changed if not s.pending_action], history, failures)
+    db.put_employee_states(changed, history, failures)
     for p in plan.employees:
         for warning in p.warnings:
             db.log(run_id, f"Employee {p.employee_id}: {warning}", "WARNING")
-    return [s for s in changed if s.pending_action]
+    return [p for p in plan.employees if p.outcome is Outcome.APPLY and p.action is not None]
 
 
 def _same(old: EmployeeState, new: EmployeeState) -> bool:

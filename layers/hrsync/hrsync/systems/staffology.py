@@ -32,6 +32,7 @@ STATUSES = ("Current", "Upcoming", "Former")
 MAX_PAGES = 10_000
 PAGE_WINDOW = 8  # listing pages read ahead concurrently
 DETAIL_CONCURRENCY = 64  # employee details read at once: the list gives ids only
+DETAIL_SLICE = 2048  # ids handed to the pool at a time
 
 
 class _Department(VendorModel):
@@ -244,11 +245,13 @@ class StaffologyPayroll:
                 )
 
         with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
-            for result in pool.map(fetch, ids):
-                if isinstance(result, Employee):
-                    listing.records.append(result)
-                else:
-                    listing.rejections.append(result)
+            # map() submits every id at once: in slices, 100,000 ids never hold 100,000 futures
+            for start in range(0, len(ids), DETAIL_SLICE):
+                for result in pool.map(fetch, ids[start : start + DETAIL_SLICE]):
+                    if isinstance(result, Employee):
+                        listing.records.append(result)
+                    else:
+                        listing.rejections.append(result)
 
     def changed_since(self, moment: datetime) -> set[str]:
         """Ids of the employees the changes report names from `moment` on (added, edited or deleted)."""
