@@ -141,7 +141,7 @@ def employee_from_scim(raw: object, *, position: str = "user") -> Employee | Rec
 
 
 def apply_fields(user: User[Any], employee: Employee, fields: tuple[str, ...] | list[str]) -> None:
-    """Set the named canonical fields of `employee` on a SCIM user, leaving its other attributes alone."""
+    """Set the named canonical fields of a source `employee` on a SCIM user, leaving its other attributes alone."""
     enterprise = user[EnterpriseUser] or EnterpriseUser()
     benefits = user[BenefitsUser] or BenefitsUser()
     for field in fields:
@@ -162,7 +162,7 @@ def apply_fields(user: User[Any], employee: Employee, fields: tuple[str, ...] | 
         elif field == "benefits_level":
             benefits.benefits_level = employee.benefits_level
         elif field == "external_id":
-            user.external_id = employee.external_id
+            user.external_id = employee.id  # `employee` is the source's record: its id is hrsync's stable id
         elif field == "leave_date":
             benefits.leave_date = employee.leave_date.isoformat() if employee.leave_date else None
     user[EnterpriseUser] = enterprise
@@ -183,7 +183,7 @@ def _with_primary_email(emails: list[Email], value: str | None) -> list[Email]:
 
 def new_user(employee: Employee, fields: tuple[str, ...]) -> User[Any]:
     """The SCIM user hrsync creates: active, userName = email, externalId = hrsync's employee id."""
-    user = ScimUser(user_name=employee.email, active=True, external_id=employee.external_id)
+    user = ScimUser(user_name=employee.email, active=True, external_id=employee.id)
     apply_fields(user, employee, fields)
     return user
 
