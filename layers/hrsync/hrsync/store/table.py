@@ -471,6 +471,24 @@ class Store:
         )
         return [EmployeeState.model_validate(_fields(item)) for item in items]
 
+    def assign_benefits_level(self, connection_id: str, employee_id: str, level: str | None) -> EmployeeState:
+        """Store (or clear, with None) the benefits level HR assigned in hrsync; NotFoundError for an employee no
+        run has seen."""
+        try:
+            response = dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.connection(connection_id), "sk": keys.employee(employee_id)}),
+                UpdateExpression="SET assigned_benefits_level = :level",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values({":level": level}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise NotFoundError(f"employee {employee_id} not found on connection {connection_id}") from exc
+            raise
+        return EmployeeState.model_validate(_fields(dynamo.deserialize(response["Attributes"])))
+
     def put_employee_states(
         self,
         states: Iterable[EmployeeState],

@@ -150,8 +150,17 @@ def _desired(
     return desired, warnings
 
 
-def _changed_fields(desired: dict[str, object], target: Employee) -> tuple[str, ...]:
-    return tuple(name for name, value in desired.items() if getattr(target, name) != value)
+def _changed_fields(desired: dict[str, object], target: Employee, *, email_case: bool = True) -> tuple[str, ...]:
+    """The fields whose desired value differs from the target's. Without `email_case`, emails compare
+    case-insensitively (a target that normalises case, as SCIM services may, is not updated for ever)."""
+
+    def same(name: str, value: object) -> bool:
+        held = getattr(target, name)
+        if name == "email" and not email_case and isinstance(held, str) and isinstance(value, str):
+            return held.lower() == value.lower()
+        return bool(held == value)
+
+    return tuple(name for name, value in desired.items() if not same(name, value))
 
 
 def plan_run(
@@ -416,7 +425,7 @@ def _plan_employee(
         fields = tuple(name for name, value in desired.items() if value is not None)
         return result(Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings))
 
-    changed = _changed_fields(desired, match)
+    changed = _changed_fields(desired, match, email_case=policy.match_on is MatchKey.CODE)
     if "email" in changed and any(user.id != match.id for user in index.by_email.get(email or "", [])):
         return result(
             Outcome.NOT_SYNCING,

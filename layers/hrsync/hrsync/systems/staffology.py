@@ -223,6 +223,15 @@ class StaffologyPayroll:
             )
         return result
 
+    def search(self, text: str) -> list[str]:
+        """Ids of employees whose name or payroll code contains `text` (Staffology's own search: 3+ characters)."""
+        if len(text.strip()) < 3:
+            return []
+        items = self._get(f"employers/{self._employer}/employees/search", {"query": text.strip()})
+        if not isinstance(items, list):
+            raise ExternalSystemError(f"{NAME} answered a search with something other than a list")
+        return [item_id for item_id in (id_of(item) for item in items) if item_id]
+
     def list_employees(self) -> Listing:
         """Every Current, Upcoming and Former employee with details, read concurrently."""
         listing = Listing()
