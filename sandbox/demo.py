@@ -204,7 +204,7 @@ def report(api: httpx.Client, connection: str, run: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    print("Starting the local stack (moto as AWS; simulated Staffology Payroll, ExpenseIn, benefits platform; real handlers)...")
+    print("Starting the local stack (moto as AWS; simulated Staffology, ExpenseIn, benefits platform; the handlers)...")
     with LocalStack() as stack:
         state = stack.state()
         connection = state["connections"][CONNECTOR]
