@@ -253,11 +253,14 @@ class ScimTarget:
         if status in (401, 403):
             return AuthenticationError(f"{self.name} refused the credentials ({status})")
         if status == 409:
+            # the detail of a uniqueness error tends to quote the clashing value: leave it out
             return RejectedBySystemError(
-                f"{self.name} refused to {what}: a value that must be unique is already used by another account "
-                f"(409 {scim_type or 'uniqueness'}): {detail}",
+                f"{self.name} refused to {what}: a value that must be unique (such as the login) is already used "
+                f"by another account (409 {scim_type or 'uniqueness'})",
                 409,
             )
+        if status == 412:
+            return TransientSystemError(f"{self.name}: the account changed while hrsync updated it (412)")
         if status == 404:
             return RejectedBySystemError(f"{self.name} has no such account (404): cannot {what}", 404)
         if status == 400:
