@@ -161,6 +161,11 @@ def test_hr_benefits_selected_employee_linked_by_email_then_updated_by_id_whatev
     status, detail = api("api-get-employee.json", path=f"/connections/{CONNECTION}/employees/{B001}")
     assert status == 200 and [h["outcome"] for h in detail["history"]][:2] == ["SUCCESSFUL", "SUCCESSFUL"]
 
+    # names and emails stay in the two systems: none in hrsync's table (states, history, runs, log lines)
+    items = json.dumps(boto3.client("dynamodb").scan(TableName=aws.table)["Items"])
+    for personal in ("ann.lee@acme.example", "ann@elsewhere.example", "cara@acme.example", "Okafor", "Shah", "Lee"):
+        assert personal not in items
+
 
 def test_hr_benefits_level_for_unknown_employee_404_and_bad_level_422(aws, benefits_systems):
     path = f"/connections/{CONNECTION}/employees"
