@@ -173,3 +173,17 @@ def test_hr_benefits_level_for_unknown_employee_404_and_bad_level_422(aws, benef
     assert status == 404
     status, body = api("api-put-employee-benefits-level.json", path=f"{path}/{B001}", body={"benefits_level": "<b>"})
     assert status == 422 and "<b>" not in json.dumps(body.get("message", ""))
+
+
+def test_hr_benefits_connection_without_its_source_system_refused_naming_the_field(aws, benefits_systems):
+    staffology, benefits = benefits_systems
+    body = {
+        "connector": "hr-benefits",
+        "source": {"base_url": staffology.url, "employer_id": DEFAULT_EMPLOYER_ID},
+        "target": {"base_url": benefits.scim_url},
+        "secret_name": f"hrsync/{CONNECTION}",
+    }
+    status, answer = api("api-put-connection.json", path="/connections/no-source-system", body=body)
+    assert status == 422 and "source.system" in answer["message"]
+    status, _ = api("api-get-connection.json", path="/connections/no-source-system")
+    assert status == 404

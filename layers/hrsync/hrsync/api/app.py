@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from hrsync import clock
-from hrsync.connectors import known_connectors
+from hrsync.connectors import get_connector, known_connectors
 from hrsync.context import forget_connections, store
 from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError, StateConflictError
 from hrsync.models.api import (
@@ -147,6 +147,7 @@ def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput,
         secret_version=current_version(body.secret_name),
         **body.model_dump(),
     )
+    get_connector(connection.connector).policy_for(connection)  # ConfigurationError (422) naming the field
     db.put_connection(connection)
     forget_connections()
     started = None
