@@ -171,3 +171,28 @@ def test_plan_benefits_account_held_by_two_employees_by_email_is_a_conflict():
     twins = [emp("1", email="shared@example.com"), emp("2", email="shared@example.com")]
     plan = run(twins, [account("a1", "shared@example.com")], enrolled={"1", "2"})
     assert {p.outcome for p in plan.employees} == {Outcome.CONFLICT}
+
+
+def test_plan_benefits_unreadable_platform_fails_those_in_the_sync_only():
+    plan = plan_run(
+        Listing(records=[emp("1"), emp("2")]),
+        Listing(complete=False, incomplete_reason="accounts from 101: 503"),
+        {"1": "a1"},
+        POLICY,
+        departments=None,
+    )
+    assert one(plan, "1").outcome is Outcome.FAILED
+    outside = one(plan, "2")
+    assert outside.outcome is Outcome.NOT_SYNCING and "could not be read in full" in (outside.reason or "")
+
+
+def test_plan_benefits_unreadable_source_record_fails_only_when_in_the_sync():
+    from hrsync.models.employee import RecordRejection
+
+    rejections = [
+        RecordRejection(record_id=i, position=f"employee {i}", field="(read)", reason="timed out", retryable=True)
+        for i in ("1", "2")
+    ]
+    plan = plan_run(Listing(rejections=rejections), Listing(), {}, POLICY, departments=None, enrolled={"1"})
+    assert one(plan, "1").outcome is Outcome.FAILED
+    assert one(plan, "2").outcome is Outcome.NOT_SYNCING and "could not be read" in (one(plan, "2").reason or "")

@@ -194,7 +194,9 @@ def plan_run(
             continue
         if only is not None and rejection.record_id not in only:
             continue
-        retryable = rejection.retryable
+        # An opt-in sync's employee outside it is not a failure to review, whatever stopped the read.
+        outside = policy.opt_in and rejection.record_id not in links and rejection.record_id not in (enrolled or ())
+        retryable = rejection.retryable and not outside
         plan.employees.append(
             EmployeePlan(
                 employee_id=rejection.record_id,
@@ -202,7 +204,7 @@ def plan_run(
                 outcome=Outcome.FAILED if retryable else Outcome.NOT_SYNCING,
                 reason=(
                     f"could not be read from {src}: {rejection.reason}"
-                    if retryable
+                    if rejection.retryable
                     else f"{src} record is invalid: field {rejection.field}: {rejection.reason}"
                 ),
             )
@@ -315,8 +317,9 @@ def _awaiting_selection(planned: EmployeePlan, policy: Policy) -> EmployeePlan:
             warnings=planned.warnings,
             awaiting_selection=True,
         )
-    if planned.target_id is not None and planned.outcome is Outcome.NOT_SYNCING:
-        return EmployeePlan(planned.employee_id, planned.code, planned.outcome, reason=planned.reason)
+    if planned.outcome in (Outcome.NOT_SYNCING, Outcome.FAILED):
+        # nothing linked for them, and an unreadable target is not a failure of theirs to review
+        return EmployeePlan(planned.employee_id, planned.code, Outcome.NOT_SYNCING, reason=planned.reason)
     return planned
 
 
