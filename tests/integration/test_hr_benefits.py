@@ -187,3 +187,25 @@ def test_hr_benefits_connection_without_its_source_system_refused_naming_the_fie
     assert status == 422 and "source.system" in answer["message"]
     status, _ = api("api-get-connection.json", path="/connections/no-source-system")
     assert status == 404
+
+
+def test_hr_benefits_platform_refusing_every_create_fails_the_employee_with_every_attempt_in_history(
+    aws, benefits_systems
+):
+    staffology, benefits = benefits_systems
+    employees = httpx.get(f"{staffology.url}/_sandbox/records").json()
+    employees.append(staffology_employee("B007", "Gus", "Webb", "gus@acme.example", tags=["create-benefits-record"]))
+    httpx.put(f"{staffology.url}/_sandbox/records", json=employees).raise_for_status()
+    faults = {"error_rate": 1.0, "error_status": 503, "error_methods": ["POST"]}
+    httpx.put(f"{benefits.url}/_sandbox/faults", json=faults).raise_for_status()
+    run_id = sync(aws)
+
+    b007 = employee_id("B007")
+    status, detail = api("api-get-employee.json", path=f"/connections/{CONNECTION}/employees/{b007}")
+    assert status == 200 and detail["employee"]["status"] == "FAILED" and "503" in detail["employee"]["reason"]
+    history = [h for h in detail["history"] if h["run_id"] == run_id]
+    assert history[0]["outcome"] == "FAILED"
+    attempts = [h for h in history if h["outcome"] == "IN_PROGRESS"]
+    assert len(attempts) >= 2 and all("503" in h["reason"] and h["action"] == "create" for h in attempts)
+    status, failures = api("api-list-failures.json", path="/failures")
+    assert any(f["employee_id"] == b007 and f["run_id"] == run_id for f in failures["failures"])

@@ -198,7 +198,7 @@ def _attempt(
             target_calls=1,
         )
     except TransientSystemError as exc:
-        db.note_attempt_failed(item.connection_id, item.employee_id, item.run_id, str(exc))
+        db.note_attempt_failed(item.connection_id, item.employee_id, item.run_id, str(exc), action=item.action.value)
         calls, failures = db.count_target_call(item.connection_id, item.run_id, failed=True)
         if calls >= QUARANTINE_MIN_CALLS and failures * 2 > calls:
             why = f"{failures} of {calls} calls to the target failed in run {item.run_id} (last: {exc})"

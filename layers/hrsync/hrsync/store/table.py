@@ -563,8 +563,11 @@ class Store:
             UpdateExpression="REMOVE quarantine",
         )
 
-    def note_attempt_failed(self, connection_id: str, employee_id: str, run_id: str, reason: str) -> None:
-        """Remember why the last attempt at a pending item failed, for the review that may follow."""
+    def note_attempt_failed(
+        self, connection_id: str, employee_id: str, run_id: str, reason: str, *, action: str | None = None
+    ) -> None:
+        """Remember why the last attempt at a pending item failed, for the review that may follow, and add the
+        attempt to the employee's history (a row shows every attempt with its outcome and the system's reason)."""
         try:
             dynamo.client().update_item(
                 TableName=self.table,
@@ -576,6 +579,21 @@ class Store:
         except ClientError as exc:
             if not is_conditional_failure(exc):
                 raise
+            return  # no longer pending for this run: a stale attempt
+        entry = HistoryEntry(
+            time=clock.iso(),
+            run_id=run_id,
+            action=action,
+            outcome=SyncStatus.IN_PROGRESS,
+            reason=f"attempt failed, to be tried again: {reason}",
+        )
+        item = entry.model_dump(mode="json")
+        item.update(
+            pk=keys.history(connection_id, employee_id),
+            sk=keys.history_entry(entry.time, run_id),
+            expires_at=clock.expires_at(self.keep_days),
+        )
+        dynamo.put(self.table, item)
 
     def finish_item(
         self,
