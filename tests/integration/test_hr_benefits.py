@@ -209,3 +209,43 @@ def test_hr_benefits_platform_refusing_every_create_fails_the_employee_with_ever
     assert len(attempts) >= 2 and all("503" in h["reason"] and h["action"] == "create" for h in attempts)
     status, failures = api("api-list-failures.json", path="/failures")
     assert any(f["employee_id"] == b007 and f["run_id"] == run_id for f in failures["failures"])
+
+
+def test_hr_benefits_level_assigned_then_cleared_goes_back_to_the_sources(aws, benefits_systems):
+    _, benefits = benefits_systems
+    sync(aws, [B001])
+    path = f"/connections/{CONNECTION}/employees/{B001}"
+    level = "urn:hrsync:params:scim:schemas:extension:benefits:2.0:User"
+    status, state = api("api-put-employee-benefits-level.json", path=path, body={"benefits_level": "gold"})
+    assert status == 200 and state["assigned_benefits_level"] == "gold"
+    sync(aws)
+    assert accounts(benefits)["acct-ann"][level]["benefitsLevel"] == "gold"
+    sync(aws)  # in step: an incremental run may carry Ann over unread
+    status, _ = api("api-put-employee-benefits-level.json", path=path, body={"benefits_level": None})
+    assert status == 200
+    sync(aws)
+    assert not accounts(benefits)["acct-ann"].get(level, {}).get("benefitsLevel")
+
+
+def test_hr_benefits_assigning_a_level_drops_the_fingerprint_so_the_next_run_reads_the_employee(aws):
+    """An employee whose target record still gives its fingerprint may be carried over unread by an incremental
+    run (its values taken from the target); after a level is assigned it must be read and planned afresh."""
+    from hrsync.context import store
+    from hrsync.models.records import EmployeeState, SyncStatus
+
+    db = store()
+    db.put_employee_states(
+        [
+            EmployeeState(
+                connection_id=CONNECTION,
+                employee_id=B001,
+                status=SyncStatus.SUCCESSFUL,
+                target_id="acct-ann",
+                source_status="current",
+                fingerprint="f" * 64,
+            )
+        ]
+    )
+    state = db.assign_benefits_level(CONNECTION, B001, "gold")
+    assert state.assigned_benefits_level == "gold" and state.fingerprint is None
+    assert db.get_employee_state(CONNECTION, B001).fingerprint is None

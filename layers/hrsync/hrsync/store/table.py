@@ -478,7 +478,8 @@ class Store:
             response = dynamo.client().update_item(
                 TableName=self.table,
                 Key=values({"pk": keys.connection(connection_id), "sk": keys.employee(employee_id)}),
-                UpdateExpression="SET assigned_benefits_level = :level",
+                # without a fingerprint the employee is read again by the next run, not carried over
+                UpdateExpression="SET assigned_benefits_level = :level REMOVE fingerprint",
                 ConditionExpression="attribute_exists(pk)",
                 ExpressionAttributeValues=values({":level": level}),
                 ReturnValues="ALL_NEW",
