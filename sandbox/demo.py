@@ -1,8 +1,9 @@
-"""`make demo`: the Staffology Payroll -> ExpenseIn sync, end to end, on the embedded local stack.
+"""`make demo`: the Staffology Payroll -> ExpenseIn sync, then Staffology Payroll -> the benefits platform
+(hr-benefits, SCIM 2.0), end to end, on the embedded local stack.
 
 Starts the local stack (moto as AWS, the simulators, the real handlers), loads a sample employer, runs the
 sync through the local API, prints what happened to every employee and the run log, then runs again to
-show that nothing is re-sent.
+show that nothing is re-sent. The benefits part is sandbox/benefits_demo.py.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 
 import httpx
 
+from sandbox.benefits_demo import benefits_demo_ok, report_benefits, run_benefits_demo
 from sandbox.sample import expensein_user, staffology_employee
 from sandbox.stack import LocalStack
 
 CONNECTOR = "staffology-expensein"
+BENEFITS_CONNECTOR = "hr-benefits"
 FIRST = [
     "Amara",
     "Ben",
@@ -201,7 +204,7 @@ def report(api: httpx.Client, connection: str, run: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    print("Starting the local stack (moto as AWS, simulated Staffology Payroll and ExpenseIn, real handlers)...")
+    print("Starting the local stack (moto as AWS; simulated Staffology, ExpenseIn, benefits platform; the handlers)...")
     with LocalStack() as stack:
         state = stack.state()
         connection = state["connections"][CONNECTOR]
@@ -220,11 +223,21 @@ def main() -> int:
             log_before = httpx.get(f"{sandbox_expensein}/_sandbox/requests").json()
             second = sync(api, connection)
             log_after = httpx.get(f"{sandbox_expensein}/_sandbox/requests").json()[len(log_before) :]
-        calls = Counter(entry["method"] for entry in log_after)
-        writes = sum(n for method, n in calls.items() if method != "GET")
-        print(f"\nSecond run {second['run_id']}: {second['status']}; {second['counters']['in_step']} already in step.")
-        print(f"ExpenseIn calls during the second run: {dict(calls)}; writes: {writes}")
-        ok = first["status"] == "SUCCEEDED" and second["status"] == "SUCCEEDED" and writes == 0
+            calls = Counter(entry["method"] for entry in log_after)
+            writes = sum(n for method, n in calls.items() if method != "GET")
+            print(f"\nSecond run {second['run_id']}: {second['status']}; {second['counters']['in_step']} in step.")
+            print(f"ExpenseIn calls during the second run: {dict(calls)}; writes: {writes}")
+            ok = first["status"] == "SUCCEEDED" and second["status"] == "SUCCEEDED" and writes == 0
+
+            print("\n== Staffology Payroll -> benefits platform (hr-benefits: SCIM 2.0, served by scim2-server) ==")
+            benefits = state["connections"][BENEFITS_CONNECTOR]
+            benefits_url = state["systems"]["benefits"].removesuffix("/v2")
+            demo = run_benefits_demo(api, benefits, benefits_url, staffology)
+            report_benefits(api, benefits, demo)
+            problems = benefits_demo_ok(demo)
+            for problem in problems:
+                print(f"  UNEXPECTED: {problem}")
+        ok = ok and not problems
         print("\nDemo finished." if ok else "\nDemo finished with unexpected results.")
         return 0 if ok else 1
 

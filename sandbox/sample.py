@@ -24,8 +24,10 @@ def staffology_employee(
     start_date: str = "2024-01-08",
     leave_date: str | None = None,
     bank: dict[str, str] | None = None,
+    tags: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A Staffology `Contract.EmployeeResponse` as the API returns it (absent objects are left out, not null)."""
+    """A Staffology `Contract.EmployeeResponse` as the API returns it (absent objects are left out, not null).
+    `tags` carry the benefits platform's flags (provisional: `create-benefits-record`, `benefits-level:<level>`)."""
     employment: dict[str, Any] = {
         "payrollCode": code,
         "starterDetails": {"startDate": start_date, "starterDeclaration": "A"},
@@ -48,6 +50,8 @@ def staffology_employee(
     }
     if bank:
         record["bankDetails"] = bank
+    if tags is not None:
+        record["tags"] = tags
     return record
 
 
@@ -72,3 +76,28 @@ def expensein_user(
         "bankDetails": None,
         "leaveDate": leave_date,
     }
+
+
+def scim_account(
+    account_id: str,
+    email: str,
+    first_name: str,
+    last_name: str,
+    *,
+    user_name: str | None = None,
+    active: bool = True,
+    employee_number: str | None = None,
+) -> dict[str, Any]:
+    """A benefits platform account: a SCIM 2.0 User (RFC 7643) as the sandbox's scim2-server stores it."""
+    account: dict[str, Any] = {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": account_id,
+        "userName": user_name or email,
+        "name": {"givenName": first_name, "familyName": last_name},
+        "emails": [{"value": email, "type": "work", "primary": True}],
+        "active": active,
+    }
+    if employee_number:
+        account["schemas"].append("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
+        account["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = {"employeeNumber": employee_number}
+    return account

@@ -73,11 +73,23 @@ def _expensein_base(simulator: Any) -> str:
     return f"{simulator.url}{API_PREFIX}"
 
 
+def _benefits() -> Any:
+    from sandbox.simulators.benefits import BenefitsSimulator
+
+    return BenefitsSimulator()
+
+
 SYSTEMS: dict[str, SimulatedSystem] = {
     "staffology": SimulatedSystem(
         create=_staffology,
         api_base=lambda sim: sim.url,
-        connection_config=lambda sim: {"base_url": sim.url, "employer_id": sim.employer_id},
+        connection_config=lambda sim: {"base_url": sim.url, "employer_id": sim.employer_id, "system": "staffology"},
+        credentials=lambda sim: {"api_key": sim.api_key},
+    ),
+    "benefits": SimulatedSystem(
+        create=_benefits,
+        api_base=lambda sim: sim.scim_url,
+        connection_config=lambda sim: {"base_url": sim.scim_url},
         credentials=lambda sim: {"api_key": sim.api_key},
     ),
     "expensein": SimulatedSystem(
@@ -89,8 +101,15 @@ SYSTEMS: dict[str, SimulatedSystem] = {
 }
 
 
+# Connectors whose source is chosen per connection: the systems their demo connection uses.
+DEMO_SYSTEMS = {"hr-benefits": ("staffology", "benefits")}
+
+
 def connector_systems(connector: str) -> tuple[str, str]:
-    """A connector's (source, target) systems: connectors are named `<source>-<target>`."""
+    """A connector's (source, target) systems: connectors are named `<source>-<target>` unless DEMO_SYSTEMS
+    names them."""
+    if connector in DEMO_SYSTEMS:
+        return DEMO_SYSTEMS[connector]
     source, _, target = connector.partition("-")
     if not target:
         raise LocalStackError(f"connector {connector!r} is not named <source>-<target>")

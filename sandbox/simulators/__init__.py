@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sandbox.simulators.base import Faults, HttpError, Request, Response, Simulator, route
+    from sandbox.simulators.benefits import DEFAULT_API_KEY as BENEFITS_API_KEY
+    from sandbox.simulators.benefits import BenefitsSimulator
     from sandbox.simulators.expensein import DEFAULT_API_KEY as EXPENSEIN_API_KEY
     from sandbox.simulators.expensein import ExpenseInSimulator
     from sandbox.simulators.staffology import DEFAULT_API_KEY as STAFFOLOGY_API_KEY
@@ -26,6 +28,8 @@ _PUBLIC = {
     "Response": ("base", "Response"),
     "Simulator": ("base", "Simulator"),
     "route": ("base", "route"),
+    "BenefitsSimulator": ("benefits", "BenefitsSimulator"),
+    "BENEFITS_API_KEY": ("benefits", "DEFAULT_API_KEY"),
     "ExpenseInSimulator": ("expensein", "ExpenseInSimulator"),
     "EXPENSEIN_API_KEY": ("expensein", "DEFAULT_API_KEY"),
     "StaffologySimulator": ("staffology", "StaffologySimulator"),
@@ -34,9 +38,11 @@ _PUBLIC = {
 }
 
 __all__ = [
+    "BENEFITS_API_KEY",
     "EXPENSEIN_API_KEY",
     "STAFFOLOGY_API_KEY",
     "STAFFOLOGY_EMPLOYER_ID",
+    "BenefitsSimulator",
     "ExpenseInSimulator",
     "Faults",
     "HttpError",

@@ -80,7 +80,7 @@ class HttpError(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    """What a handler answers when 200 with a JSON body is not enough."""
+    """What a handler answers when 200 with a JSON body is not enough. A `bytes` body is sent as it is."""
 
     status: int
     body: Any = None
@@ -750,10 +750,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.rfile.readline()
 
     def _send(self, response: Response) -> None:
-        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        # bytes are sent as they are (an embedded application's own answer, with its own Content-Type)
+        raw = isinstance(response.body, bytes)
+        payload = b"" if response.body is None else response.body if raw else json.dumps(response.body).encode()
         self.send_response(response.status)
         if response.status not in (HTTPStatus.NO_CONTENT, HTTPStatus.NOT_MODIFIED):
-            if payload:
+            if payload and not raw:
                 self.send_header("Content-Type", "application/json; charset=utf-8")
             self.send_header("Content-Length", str(len(payload)))
         for name, value in response.headers.items():

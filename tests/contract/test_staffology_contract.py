@@ -561,3 +561,18 @@ def test_schema_check_wrong_field_type_is_reported(spec: dict[str, Any]) -> None
     errors = employee_response_errors(spec)(record)
     assert any(error.startswith("employmentDetails/payrollCode") for error in errors)
     assert any(error.startswith("status") for error in errors)
+
+
+def test_staffology_adapter_search_by_name_is_accepted_by_prism(prism: Prism, spec: dict[str, Any]) -> None:
+    # The employee tabs' search by name asks Staffology (names are not stored in hrsync).
+    recorder = Recorder()
+    adapter = recording_adapter(prism.url, recorder, page_size=100, auth=httpx.BasicAuth("hrsync", API_KEY))
+    try:
+        found = adapter.search("Lee")
+        short = adapter.search("Le")
+    finally:
+        adapter.close()
+
+    assert_all_accepted(recorder, spec, minimum=1)
+    assert [request.url.params["query"] for request, _ in recorder.exchanges] == ["Lee"]  # 2 letters: not asked
+    assert all(isinstance(item_id, str) for item_id in found) and short == []

@@ -216,3 +216,32 @@ def test_function_inline_statements_no_wildcard_actions(template: dict[str, Any]
                 actions = statement["Action"]
                 for action in [actions] if isinstance(actions, str) else actions:
                     assert "*" not in action, (name, action)
+
+
+def test_every_connector_has_its_run_function_schedule_and_api_entry(template: dict[str, Any]) -> None:
+    """A connector without a run function (with its schedule), an entry in RUN_FUNCTIONS and the API's permission to
+    invoke it could be saved as a connection and never run."""
+    import json
+
+    from hrsync.connectors import known_connectors
+
+    functions = _resources(template, "AWS::Serverless::Function")
+    by_connector = {
+        f["Properties"]["Environment"]["Variables"]["CONNECTOR"]: name
+        for name, f in functions.items()
+        if "CONNECTOR" in f["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    api = _props(template, "ApiFunction")
+    run_functions = json.loads(
+        api["Environment"]["Variables"]["RUN_FUNCTIONS"]["Fn::Sub"].replace("${", "").replace('}"', '"')
+    )
+    invokable = {p["LambdaInvokePolicy"]["FunctionName"]["Ref"] for p in api["Policies"] if "LambdaInvokePolicy" in p}
+
+    assert set(by_connector) == set(known_connectors())
+    for connector, function in by_connector.items():
+        assert run_functions[connector] == function
+        assert function in invokable
+        props = _props(template, function)
+        assert props["EventInvokeConfig"]["MaximumRetryAttempts"] == 0, function
+        [schedule] = [e["Properties"] for e in props["Events"].values() if e["Type"] == "ScheduleV2"]
+        assert schedule["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}, function

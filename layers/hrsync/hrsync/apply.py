@@ -31,6 +31,8 @@ from hrsync.runs import DONE_COUNTER, finish_run_if_done
 from hrsync.settings import get_settings
 from hrsync.store.table import Finish, Store, WorkerConnection
 from hrsync.sync import incremental
+from hrsync.sync.assigned import with_assignments
+from hrsync.sync.plan import MatchKey
 from hrsync.sync.validate import not_syncing_reason
 
 # Quarantine when over half of at least this many attempts at the target failed in one run.
@@ -196,7 +198,7 @@ def _attempt(
             target_calls=1,
         )
     except TransientSystemError as exc:
-        db.note_attempt_failed(item.connection_id, item.employee_id, item.run_id, str(exc))
+        db.note_attempt_failed(item.connection_id, item.employee_id, item.run_id, str(exc), action=item.action.value)
         calls, failures = db.count_target_call(item.connection_id, item.run_id, failed=True)
         if calls >= QUARANTINE_MIN_CALLS and failures * 2 > calls:
             why = f"{failures} of {calls} calls to the target failed in run {item.run_id} (last: {exc})"
@@ -252,6 +254,7 @@ def _apply(
     if isinstance(employee, RecordRejection):
         invalid = f"{policy.source_name} record is invalid: field {employee.field}: {employee.reason}"
         return SyncStatus.NOT_SYNCING, invalid, state.target_id, "not_syncing", None
+    employee = with_assignments(employee, state)
     missing = not_syncing_reason(employee, policy.required_fields)
     if missing:
         return SyncStatus.NOT_SYNCING, missing, state.target_id, "not_syncing", None
@@ -271,7 +274,11 @@ def _apply(
     # The department is sent only while ExpenseIn has it (the run stored the references it read): a code
     # that changed to an unknown one since the plan leaves the user's department as it is.
     fields = tuple(
-        f for f in item.fields if f != "department_code" or (departments and employee.department_code in departments)
+        f
+        for f in item.fields
+        if f != "department_code"
+        or not policy.department_lookup
+        or (departments and employee.department_code in departments)
     )
     target_id: str | None = item.target_id
     fingerprint = None
@@ -294,6 +301,12 @@ def _apply(
 
 
 def _already_created(opened: OpenConnection, employee: Employee) -> str | None:
+    if opened.policy.match_on is MatchKey.EMAIL:
+        # what hrsync creates carries the employee's id as its external id
+        found_by_email = opened.target.find(email=employee.email) if employee.email else []
+        return next((found.id for found in found_by_email if found.external_id == employee.id), None)
+    if not employee.code:
+        return None
     for found in opened.target.find(code=employee.code):
         if found.code == employee.code:
             return found.id

@@ -36,6 +36,7 @@ from hrsync.observability import logger, metrics
 from hrsync.settings import get_settings
 from hrsync.store.queue import send_work_items
 from hrsync.store.table import Store
+from hrsync.sync.assigned import with_assignments
 from hrsync.sync.incremental import carried_over, record_fingerprint
 from hrsync.sync.plan import EmployeePlan, Outcome, Plan, plan_run
 from hrsync.systems.base import IncrementalSource
@@ -140,22 +141,9 @@ class _Read:
 
 
 def _read(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, Any]) -> _Read:
-    connection, policy = opened.connection, opened.policy
+    policy = opened.policy
     run_id = run.run_id
-    db.log(run_id, f"Importing departments from {policy.target_name}")
-    try:
-        departments: set[str] | None = {d.code for d in opened.target.list_departments()}
-        db.put_lookup(connection.id, "departments", sorted(departments or ()))
-        db.log(run_id, f"Imported {len(departments or ())} departments")
-    except AuthenticationError:
-        raise
-    except HrsyncError as exc:
-        departments = None
-        db.log(
-            run_id,
-            f"Departments could not be read ({exc}); departments are left unchanged this run",
-            "WARNING",
-        )
+    departments = _read_departments(opened, db, run_id) if policy.department_lookup else None
     started = clock.now()
     since, why_full = _change_feed_start(opened, run, feed)
     source_system = opened.source
@@ -202,10 +190,30 @@ def _read(opened: OpenConnection, db: Store, run: Run, states: dict[str, Employe
     return _Read(source, target, departments, clock.iso(started), since is None, details_read, len(carried))
 
 
+def _read_departments(opened: OpenConnection, db: Store, run_id: str) -> set[str] | None:
+    connection, policy = opened.connection, opened.policy
+    db.log(run_id, f"Importing departments from {policy.target_name}")
+    try:
+        departments: set[str] | None = {d.code for d in opened.target.list_departments()}
+        db.put_lookup(connection.id, "departments", sorted(departments or ()))
+        db.log(run_id, f"Imported {len(departments or ())} departments")
+    except AuthenticationError:
+        raise
+    except HrsyncError as exc:
+        departments = None
+        db.log(
+            run_id,
+            f"Departments could not be read ({exc}); departments are left unchanged this run",
+            "WARNING",
+        )
+    return departments
+
+
 def _read_target(opened: OpenConnection, db: Store, run_id: str, source: Listing) -> Listing:
-    db.log(run_id, f"Reading users from {opened.policy.target_name}")
+    policy = opened.policy
+    db.log(run_id, f"Reading {policy.record_name}s from {policy.target_name}")
     target = opened.target.list_records()
-    db.log(run_id, f"Read {len(target.records)} users; {len(target.rejections)} could not be read")
+    db.log(run_id, f"Read {len(target.records)} {policy.record_name}s; {len(target.rejections)} could not be read")
     return target
 
 
@@ -239,7 +247,11 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
     opened = open_connection(connection_id, current=current)
     links = {eid: s.target_id for eid, s in states.items() if s.target_id}
     only = set(run.employee_ids) if run.employee_ids else None
-    plan = plan_run(source, target, links, opened.policy, departments=departments, only=only)
+    source.records = [with_assignments(e, states.get(e.id)) for e in source.records]
+    # Opt-in connectors: employees named in a run are HR's selection, and stay selected.
+    selected = only if opened.policy.opt_in and only else set()
+    enrolled = {eid for eid, s in states.items() if s.enrolled} | selected
+    plan = plan_run(source, target, links, opened.policy, departments=departments, only=only, enrolled=enrolled)
     for note in plan.notes:
         db.log(run_id, note, "WARNING")
     if only is not None:
@@ -278,9 +290,9 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
     if only is None:
         db.replace_conflicts(connection_id, _conflicts(plan, run_id))
     fingerprints = _Fingerprints(opened, source, target)
-    pending = _record_states(db, run, plan, states, fingerprints)
+    pending = _record_states(db, run, plan, states, fingerprints, selected)
     db.record_plan(connection_id, run_id, c)
-    _queue(db, run, pending, states, fingerprints, opened.policy.target_name)
+    _queue(db, run, pending, states, fingerprints, opened.policy.target_name, selected)
     finish_run_if_done(db, connection_id, run_id)
 
 
@@ -291,6 +303,7 @@ def _queue(
     states: dict[str, EmployeeState],
     fingerprints: _Fingerprints,
     target_name: str,
+    selected: set[str] | None = None,
 ) -> None:
     """Write the pending employees' states and queue their work items a slice at a time, so workers start on
     the first slice while the rest is written (the run's `pending` is recorded first, so it cannot reach 0
@@ -300,7 +313,9 @@ def _queue(
     now = clock.iso()
     for start in range(0, len(pending), QUEUE_SLICE):
         chunk = pending[start : start + QUEUE_SLICE]
-        db.put_employee_states([_new_state(run, p, states.get(p.employee_id), fingerprints, now) for p in chunk])
+        db.put_employee_states(
+            [_new_state(run, p, states.get(p.employee_id), fingerprints, now, selected) for p in chunk]
+        )
         items = [
             WorkItem(
                 connection_id=run.connection_id,
@@ -373,7 +388,12 @@ class _Fingerprints:
 
 
 def _new_state(
-    run: Run, p: EmployeePlan, old: EmployeeState | None, fingerprints: _Fingerprints, now: str
+    run: Run,
+    p: EmployeePlan,
+    old: EmployeeState | None,
+    fingerprints: _Fingerprints,
+    now: str,
+    selected: set[str] | None = None,
 ) -> EmployeeState:
     keep_link = p.outcome is not Outcome.APPLY or p.action is not Action.CREATE
     target_id = p.target_id or (old.target_id if old and keep_link else None)
@@ -394,11 +414,19 @@ def _new_state(
         updated_at=now,
         source_status=fingerprints.status(p.employee_id),
         fingerprint=fingerprints.of(p),
+        enrolled=p.employee_id in (selected or ()) or bool(old and old.enrolled),
+        awaiting_selection=p.awaiting_selection,
+        assigned_benefits_level=old.assigned_benefits_level if old else None,
     )
 
 
 def _record_states(
-    db: Store, run: Run, plan: Plan, states: dict[str, EmployeeState], fingerprints: _Fingerprints
+    db: Store,
+    run: Run,
+    plan: Plan,
+    states: dict[str, EmployeeState],
+    fingerprints: _Fingerprints,
+    selected: set[str] | None = None,
 ) -> list[EmployeePlan]:
     """Write each employee's new state where it changed, with a history entry where the outcome did. The
     employees with a change to apply are returned, for `_queue` to write with their work items (their states
@@ -412,7 +440,7 @@ def _record_states(
         if p.outcome is Outcome.APPLY:
             continue
         old = states.get(p.employee_id)
-        new = _new_state(run, p, old, fingerprints, now)
+        new = _new_state(run, p, old, fingerprints, now, selected)
         if old is not None and _same(old, new):
             continue
         changed.append(new)
@@ -457,6 +485,8 @@ def _same(old: EmployeeState, new: EmployeeState) -> bool:
         "pending_action",
         "source_status",
         "fingerprint",
+        "enrolled",
+        "awaiting_selection",
     )
     return all(getattr(old, name) == getattr(new, name) for name in compared) and old.pending_action is None
 

@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from hrsync import clock
-from hrsync.connectors import known_connectors
+from hrsync.connectors import get_connector, known_connectors
 from hrsync.context import forget_connections, store
 from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError, StateConflictError
 from hrsync.models.api import (
+    BenefitsLevelRequest,
     ConflictsView,
     ConnectionView,
     DismissRequest,
@@ -22,13 +23,16 @@ from hrsync.models.api import (
     LogView,
     RetryAccepted,
     RunsView,
+    SelectionPreview,
+    SelectionPreviewRequest,
     SyncAccepted,
     SyncRequest,
 )
 from hrsync.models.connection import Connection, ConnectionInput
-from hrsync.models.records import Failure, Run, SyncStatus
+from hrsync.models.records import EmployeeState, Failure, Run, SyncStatus
 from hrsync.observability import logger
 from hrsync.runs import approve_run, fail_run, start_run
+from hrsync.selection import assign_benefits_level, employee_tab, preview_selection
 from hrsync.settings import get_settings
 from hrsync.store.functions import InvokeError, invoke_async
 from hrsync.store.secrets import current_version
@@ -143,6 +147,7 @@ def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput,
         secret_version=current_version(body.secret_name),
         **body.model_dump(),
     )
+    get_connector(connection.connector).policy_for(connection)  # ConfigurationError (422) naming the field
     db.put_connection(connection)
     forget_connections()
     started = None
@@ -223,15 +228,36 @@ def get_sync_log(connection_id: ConnectionId, run_id: RunId) -> LogView:
     return LogView(run_id=run_id, lines=store().read_log(run_id))
 
 
-@app.get("/connections/<connection_id>/employees", summary="Employees by status, with reasons")
-def list_employees(connection_id: ConnectionId, status: Annotated[SyncStatus | None, Query()] = None) -> EmployeesView:
-    db = store()
-    db.get_connection(connection_id)
-    if status is None:
-        employees = list(db.employee_states(connection_id).values())
-    else:
-        employees = db.employees_by_status(connection_id, status)
-    return EmployeesView(employees=sorted(employees, key=lambda e: (e.code or "", e.employee_id)))
+@app.post(
+    "/connections/<connection_id>/syncs/preview",
+    summary="The confirm dialog: how many selected employees a sync would send, and why the others cannot be",
+)
+def preview_sync(connection_id: ConnectionId, body: Annotated[SelectionPreviewRequest, Body()]) -> SelectionPreview:
+    return preview_selection(connection_id, body.employee_ids, body.filter)
+
+
+@app.get(
+    "/connections/<connection_id>/employees",
+    summary="A tab: employees by status (all without), searched by name or code, a page at a time",
+)
+def list_employees(
+    connection_id: ConnectionId,
+    status: Annotated[SyncStatus | None, Query()] = None,
+    search: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int | None, Query(ge=1, le=500)] = None,
+) -> EmployeesView:
+    return employee_tab(connection_id, status, search, page, page_size)
+
+
+@app.put(
+    "/connections/<connection_id>/employees/<employee_id>",
+    summary="Assign a benefits level in hrsync (null: the source's); the next sync sends the change",
+)
+def put_employee(
+    connection_id: ConnectionId, employee_id: EmployeeIdPath, body: Annotated[BenefitsLevelRequest, Body()]
+) -> EmployeeState:
+    return assign_benefits_level(connection_id, employee_id, body.benefits_level)
 
 
 @app.get("/connections/<connection_id>/employees/<employee_id>", summary="One employee's status, link and history")

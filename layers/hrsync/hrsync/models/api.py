@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hrsync.models.connection import ConnectionOptions, SystemEndpoint
-from hrsync.models.records import Conflict, EmployeeState, Failure, HistoryEntry, LogLine, Run
+from hrsync.models.records import Conflict, EmployeeState, Failure, HistoryEntry, LogLine, Run, SyncStatus
 
 EmployeeId = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
 
@@ -58,7 +58,61 @@ class LogView(BaseModel):
 
 
 class EmployeesView(BaseModel):
+    """One page of a tab. `total` counts every employee the tab and search hold."""
+
     employees: list[EmployeeState]
+    total: int = 0
+    page: int = 1
+    page_size: int = 0
+    search_note: str | None = None
+
+
+class EmployeeFilter(BaseModel):
+    """Employees as a tab shows them: a status and a search by name or code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: SyncStatus | None = None
+    search: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+class SelectionPreviewRequest(BaseModel):
+    """Body of POST /connections/{id}/syncs/preview: the employees HR selected, by id or as a filter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    employee_ids: list[str] | None = Field(default=None, min_length=1, max_length=1000)
+    filter: EmployeeFilter | None = None
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> SelectionPreviewRequest:
+        if (self.employee_ids is None) == (self.filter is None):
+            raise ValueError("give either employee_ids or filter")
+        return self
+
+
+class UnsendableEmployee(BaseModel):
+    employee_id: str
+    code: str | None = None
+    reason: str
+
+
+class SelectionPreview(BaseModel):
+    """The confirm dialog: how many of the selection a sync would send, and why the others cannot be."""
+
+    selected: int
+    would_send: int
+    cannot_send: int
+    employee_ids: list[str]
+    cannot: list[UnsendableEmployee]
+
+
+class BenefitsLevelRequest(BaseModel):
+    """Body of PUT /connections/{id}/employees/{employee_id}: the benefits level HR assigns (null: the source's)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    benefits_level: str | None = Field(max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")
 
 
 class EmployeeView(BaseModel):

@@ -12,6 +12,8 @@ class SystemEndpoint(BaseModel):
 
     base_url: HttpUrl
     employer_id: str | None = Field(default=None, max_length=100)
+    # Which system this is, for a connector whose source is chosen per connection (hr-benefits: "staffology").
+    system: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9-]+$")
 
 
 class ConnectionOptions(BaseModel):

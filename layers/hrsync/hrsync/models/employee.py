@@ -27,6 +27,8 @@ class Employee(BaseModel):
 
     `id` is the record's id in its own system; `code` is the payroll code (a source) or the reference that
     holds it (a target). A target record is an Employee too, so planning compares like with like.
+    `external_id` is, on a target record, the id the target keeps for hrsync's employee (SCIM externalId).
+    `create_benefits_record` is the source's flag that sends a new starter to the benefits platform.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -37,6 +39,10 @@ class Employee(BaseModel):
     last_name: str | None = None
     email: str | None = None
     department_code: str | None = None
+    cost_centre: str | None = None
+    benefits_level: str | None = None
+    create_benefits_record: bool = False
+    external_id: str | None = None
     bank: BankDetails | None = None
     status: EmploymentStatus = EmploymentStatus.CURRENT
     start_date: date | None = None

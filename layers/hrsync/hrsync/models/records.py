@@ -103,6 +103,10 @@ class EmployeeState(BaseModel):
     # name, with the same status and a target record that still gives this fingerprint, is not read again.
     source_status: str | None = None
     fingerprint: str | None = None
+    # Opt-in connectors (hr-benefits): selected by HR; nothing but that selection stops it; a level HR assigned.
+    enrolled: bool = False
+    awaiting_selection: bool = False
+    assigned_benefits_level: str | None = None
 
 
 class HistoryEntry(BaseModel):

@@ -471,6 +471,25 @@ class Store:
         )
         return [EmployeeState.model_validate(_fields(item)) for item in items]
 
+    def assign_benefits_level(self, connection_id: str, employee_id: str, level: str | None) -> EmployeeState:
+        """Store (or clear, with None) the benefits level HR assigned in hrsync; NotFoundError for an employee no
+        run has seen."""
+        try:
+            response = dynamo.client().update_item(
+                TableName=self.table,
+                Key=values({"pk": keys.connection(connection_id), "sk": keys.employee(employee_id)}),
+                # without a fingerprint the employee is read again by the next run, not carried over
+                UpdateExpression="SET assigned_benefits_level = :level REMOVE fingerprint",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values({":level": level}),
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as exc:
+            if is_conditional_failure(exc):
+                raise NotFoundError(f"employee {employee_id} not found on connection {connection_id}") from exc
+            raise
+        return EmployeeState.model_validate(_fields(dynamo.deserialize(response["Attributes"])))
+
     def put_employee_states(
         self,
         states: Iterable[EmployeeState],
@@ -545,8 +564,11 @@ class Store:
             UpdateExpression="REMOVE quarantine",
         )
 
-    def note_attempt_failed(self, connection_id: str, employee_id: str, run_id: str, reason: str) -> None:
-        """Remember why the last attempt at a pending item failed, for the review that may follow."""
+    def note_attempt_failed(
+        self, connection_id: str, employee_id: str, run_id: str, reason: str, *, action: str | None = None
+    ) -> None:
+        """Remember why the last attempt at a pending item failed, for the review that may follow, and add the
+        attempt to the employee's history (a row shows every attempt with its outcome and the system's reason)."""
         try:
             dynamo.client().update_item(
                 TableName=self.table,
@@ -558,6 +580,21 @@ class Store:
         except ClientError as exc:
             if not is_conditional_failure(exc):
                 raise
+            return  # no longer pending for this run: a stale attempt
+        entry = HistoryEntry(
+            time=clock.iso(),
+            run_id=run_id,
+            action=action,
+            outcome=SyncStatus.IN_PROGRESS,
+            reason=f"attempt failed, to be tried again: {reason}",
+        )
+        item = entry.model_dump(mode="json")
+        item.update(
+            pk=keys.history(connection_id, employee_id),
+            sk=keys.history_entry(entry.time, run_id),
+            expires_at=clock.expires_at(self.keep_days),
+        )
+        dynamo.put(self.table, item)
 
     def finish_item(
         self,

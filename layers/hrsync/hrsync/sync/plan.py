@@ -20,14 +20,37 @@ from hrsync.models.work import Action
 from hrsync.sync.validate import not_syncing_reason
 
 
+class MatchKey(StrEnum):
+    """How an employee not yet linked finds its target record."""
+
+    CODE = "code"  # payroll code == the target's reference, exactly
+    EMAIL = "email"  # the email, case-insensitively; exactly one record holding it
+
+
 @dataclass(frozen=True)
 class Policy:
-    """A connector's rules for one connection."""
+    """A connector's rules for one connection.
+
+    `opt_in`: only employees HR selected, new starters whose create-benefits-record flag is on, and employees
+    already linked are sent; everyone else is NOT_SYNCING, waiting to be selected. `department_lookup`: a
+    department code is sent only when the target lists a department with that reference.
+    """
 
     source_name: str
     target_name: str
     required_fields: tuple[str, ...]
     synced_fields: tuple[str, ...]
+    match_on: MatchKey = MatchKey.CODE
+    opt_in: bool = False
+    department_lookup: bool = True
+    record_name: str = "user"
+
+
+def not_selected_reason(policy: Policy) -> str:
+    return (
+        f"not selected for {policy.target_name}: HR selects employees to send "
+        "(or a new starter's create-benefits-record flag sends them)"
+    )
 
 
 class Outcome(StrEnum):
@@ -49,6 +72,7 @@ class EmployeePlan:
     reason: str | None = None
     warnings: tuple[str, ...] = ()
     matched_by: str | None = None
+    awaiting_selection: bool = False  # nothing stops it but HR's selection (opt-in policies)
 
 
 @dataclass(frozen=True)
@@ -101,14 +125,15 @@ class _TargetIndex:
 
 
 def _desired(
-    source: Employee, fields: tuple[str, ...], departments: set[str] | None
+    source: Employee, fields: tuple[str, ...], departments: set[str] | None, *, lookup: bool = True
 ) -> tuple[dict[str, object], list[str]]:
     """The target values the source implies for the synced fields, and warnings for what cannot be mapped."""
     desired: dict[str, object] = {}
     warnings: list[str] = []
     for name in fields:
-        value = getattr(source, name)
-        if name == "department_code":
+        # the target's external id for the employee is hrsync's id for them: the source record's id
+        value = source.id if name == "external_id" else getattr(source, name)
+        if name == "department_code" and lookup:
             if value is None:
                 continue  # no department in payroll: leave the target's as it is
             if departments is None:
@@ -125,8 +150,17 @@ def _desired(
     return desired, warnings
 
 
-def _changed_fields(desired: dict[str, object], target: Employee) -> tuple[str, ...]:
-    return tuple(name for name, value in desired.items() if getattr(target, name) != value)
+def _changed_fields(desired: dict[str, object], target: Employee, *, email_case: bool = True) -> tuple[str, ...]:
+    """The fields whose desired value differs from the target's. Without `email_case`, emails compare
+    case-insensitively (a target that normalises case, as SCIM services may, is not updated for ever)."""
+
+    def same(name: str, value: object) -> bool:
+        held = getattr(target, name)
+        if name == "email" and not email_case and isinstance(held, str) and isinstance(value, str):
+            return held.lower() == value.lower()
+        return bool(held == value)
+
+    return tuple(name for name, value in desired.items() if not same(name, value))
 
 
 def plan_run(
@@ -137,9 +171,12 @@ def plan_run(
     *,
     departments: set[str] | None,
     only: set[str] | None = None,
+    enrolled: set[str] | None = None,
     today: date | None = None,
 ) -> Plan:
-    """Decide, for every source employee, what the run does. Pure: no I/O."""
+    """Decide, for every source employee, what the run does. Pure: no I/O.
+
+    `enrolled`: for an opt-in policy, the employees HR has selected (stored, plus this run's selection)."""
     today = today or date.today()
     plan = Plan()
     index = _TargetIndex(target)
@@ -157,7 +194,9 @@ def plan_run(
             continue
         if only is not None and rejection.record_id not in only:
             continue
-        retryable = rejection.retryable
+        # An opt-in sync's employee outside it is not a failure to review, whatever stopped the read.
+        outside = policy.opt_in and rejection.record_id not in links and rejection.record_id not in (enrolled or ())
+        retryable = rejection.retryable and not outside
         plan.employees.append(
             EmployeePlan(
                 employee_id=rejection.record_id,
@@ -165,7 +204,7 @@ def plan_run(
                 outcome=Outcome.FAILED if retryable else Outcome.NOT_SYNCING,
                 reason=(
                     f"could not be read from {src}: {rejection.reason}"
-                    if retryable
+                    if rejection.retryable
                     else f"{src} record is invalid: field {rejection.field}: {rejection.reason}"
                 ),
             )
@@ -186,7 +225,7 @@ def plan_run(
         if len(group) > 1:
             reason = f"payroll code {code} is held by {len(group)} employees in {src}"
             _add_conflict(plan, ConflictKind.DUPLICATE_PAYROLL_CODE, code, reason, code, group, [], conflicted)
-    for code, users in index.by_code.items():
+    for code, users in index.by_code.items() if policy.match_on is MatchKey.CODE else ():
         if len(users) > 1:
             holders = source_by_code.get(code, [])
             reason = f"reference {code} is held by {len(users)} {tgt} users"
@@ -219,8 +258,15 @@ def plan_run(
         linked = links.get(employee.id)
         if linked and linked in index.by_id:
             match, matched_by = index.by_id[linked], "link"
-        elif employee.code and len(index.by_code.get(employee.code, [])) == 1:
+        elif policy.match_on is MatchKey.CODE and employee.code and len(index.by_code.get(employee.code, [])) == 1:
             match, matched_by = index.by_code[employee.code][0], "payroll_code"
+        elif (
+            policy.match_on is MatchKey.EMAIL
+            and employee.email
+            and employee.status is not EmploymentStatus.FORMER
+            and len(index.by_email.get(employee.email.lower(), [])) == 1
+        ):
+            match, matched_by = index.by_email[employee.email.lower()][0], "email"
         matches[employee.id] = (match, matched_by)
         if match is not None:
             claimed[match.id].append(employee)
@@ -248,8 +294,33 @@ def plan_run(
             )
             continue
         match, matched_by = matches[employee.id]
-        plan.employees.append(_plan_employee(employee, match, matched_by, index, policy, departments, source, target))
+        planned = _plan_employee(employee, match, matched_by, index, policy, departments, source, target)
+        if policy.opt_in and not _in_sync(employee, links, enrolled or set()):
+            planned = _awaiting_selection(planned, policy)
+        plan.employees.append(planned)
     return plan
+
+
+def _in_sync(employee: Employee, links: dict[str, str], enrolled: set[str]) -> bool:
+    """Opt-in: linked (no off switch once syncing), selected by HR, or a new starter flagged for the platform."""
+    return employee.id in links or employee.id in enrolled or employee.create_benefits_record
+
+
+def _awaiting_selection(planned: EmployeePlan, policy: Policy) -> EmployeePlan:
+    """An employee outside an opt-in sync: nothing is sent or linked. One that could be sent waits for HR."""
+    if planned.outcome in (Outcome.APPLY, Outcome.IN_STEP):
+        return EmployeePlan(
+            planned.employee_id,
+            planned.code,
+            Outcome.NOT_SYNCING,
+            reason=not_selected_reason(policy),
+            warnings=planned.warnings,
+            awaiting_selection=True,
+        )
+    if planned.outcome in (Outcome.NOT_SYNCING, Outcome.FAILED):
+        # nothing linked for them, and an unreadable target is not a failure of theirs to review
+        return EmployeePlan(planned.employee_id, planned.code, Outcome.NOT_SYNCING, reason=planned.reason)
+    return planned
 
 
 def _add_conflict(
@@ -326,8 +397,9 @@ def _plan_employee(
             fields=("leave_date",),
         )
 
-    desired, warnings = _desired(employee, policy.synced_fields, departments)
+    desired, warnings = _desired(employee, policy.synced_fields, departments, lookup=policy.department_lookup)
     email = _lower(employee.email)
+    record = policy.record_name
     if match is None:
         if not target.complete:
             return result(
@@ -335,6 +407,14 @@ def _plan_employee(
                 reason=f"not created: the {tgt} listing was incomplete this run",
             )
         holders = index.by_email.get(email or "", [])
+        if policy.match_on is MatchKey.EMAIL and (holders or email in index.unreadable_emails):
+            why = (
+                f"{len(holders)} {tgt} {record}s have this email, so it cannot be linked to one; "
+                f"an administrator must merge or correct them in {tgt}"
+                if holders
+                else f"the {tgt} {record} with this email could not be read"
+            )
+            return result(Outcome.NOT_SYNCING, reason=why, warnings=tuple(warnings))
         if holders or email in index.unreadable_emails:
             other = "no reference" if holders and not holders[0].code else "another reference"
             return result(
@@ -348,13 +428,13 @@ def _plan_employee(
         fields = tuple(name for name, value in desired.items() if value is not None)
         return result(Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings))
 
-    changed = _changed_fields(desired, match)
+    changed = _changed_fields(desired, match, email_case=policy.match_on is MatchKey.CODE)
     if "email" in changed and any(user.id != match.id for user in index.by_email.get(email or "", [])):
         return result(
             Outcome.NOT_SYNCING,
             target_id=match.id,
             matched_by=matched_by,
-            reason=f"new email already used by another {tgt} user",
+            reason=f"new email already used by another {tgt} {record}",
             warnings=tuple(warnings),
         )
     if "code" in changed and index.by_code.get(employee.code or ""):

@@ -15,6 +15,10 @@ class SourceSystem(Protocol):
 
     def get_employee(self, employee_id: str) -> Employee | RecordRejection: ...
 
+    def search(self, text: str) -> list[str]:
+        """Ids of employees whose name or code matches `text`, by the system's own search (names stay there)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -128,7 +128,7 @@ def _error_message(response: httpx.Response) -> str:
     return redact(message)[:300] or f"status {response.status_code}"
 
 
-def send(
+def request_with_retries(
     client: httpx.Client,
     method: str,
     path: str,
@@ -138,8 +138,9 @@ def send(
     budget: RateBudget | None = None,
     **kwargs: object,
 ) -> httpx.Response:
-    """Send one request with retries (each attempt within `budget`, if any); return a 2xx response or raise
-    a domain error."""
+    """Send one request with retries on 429 (Retry-After), 5xx, timeouts and connection errors, each attempt
+    within `budget`, if any. Returns the first answer that is not worth retrying, whatever its status; raises
+    TransientSystemError when the retries ran out."""
 
     def should_retry(exc: Exception) -> bool | float:
         if isinstance(exc, _RetryableStatusError):
@@ -172,7 +173,21 @@ def send(
         raise TransientSystemError(f"{system} timed out") from exc
     except httpx.TransportError as exc:
         raise TransientSystemError(f"{system} could not be reached ({type(exc).__name__})") from exc
+    return response
 
+
+def send(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    system: str,
+    policy: RetryPolicy,
+    budget: RateBudget | None = None,
+    **kwargs: object,
+) -> httpx.Response:
+    """Send one request with retries (see request_with_retries); return a 2xx response or raise a domain error."""
+    response = request_with_retries(client, method, path, system=system, policy=policy, budget=budget, **kwargs)
     status = response.status_code
     if status in (401, 403):
         raise AuthenticationError(f"{system} refused the credentials ({status})")
@@ -195,4 +210,4 @@ def json_body(response: httpx.Response, *, system: str) -> object:
         raise TransientSystemError(f"{system} answered with a body that is not JSON") from exc
 
 
-__all__ = ["RateBudget", "RetryPolicy", "build_client", "json_body", "send"]
+__all__ = ["RateBudget", "RetryPolicy", "build_client", "json_body", "request_with_retries", "send"]

@@ -4,6 +4,10 @@ Follows Staffology's published OpenAPI description (../shared/specs/staffology-e
 HTTP Basic with the API key as the password; `GET /employers/{employerId}/employees` lists `Item`s with a
 zero-based `pageNum` and `pageSize`, with no total, so a client reads until a page comes back shorter than
 pageSize; details come from `GET /employers/{employerId}/employees/{id}` as `Contract.EmployeeResponse`.
+
+PROVISIONAL (hrsync's convention, not Staffology's): an employee's `tags` (a published field, a list of strings)
+carry the benefits platform's flags: the tag `create-benefits-record` sends a new starter to the benefits
+platform, and a tag `benefits-level:<level>` gives their benefits level.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from hrsync.systems.mapping import VendorModel, clean_text, id_of, rejection_fro
 
 NAME = "Staffology Payroll"
 STATUSES = ("Current", "Upcoming", "Former")
+CREATE_BENEFITS_TAG = "create-benefits-record"  # provisional
+BENEFITS_LEVEL_TAG = "benefits-level:"  # provisional
 MAX_PAGES = 10_000
 PAGE_WINDOW = 8  # listing pages read ahead concurrently
 DETAIL_CONCURRENCY = 64  # employee details read at once: the list gives ids only
@@ -74,6 +80,14 @@ class _EmployeeResponse(VendorModel):
     personalDetails: _PersonalDetails | None = None
     employmentDetails: _EmploymentDetails | None = None
     bankDetails: _BankDetails | None = None
+    tags: list[str] | None = None
+
+
+def _benefits_level(tags: list[str]) -> str | None:
+    for tag in tags:
+        if tag.lower().startswith(BENEFITS_LEVEL_TAG):
+            return clean_text(tag[len(BENEFITS_LEVEL_TAG) :])
+    return None
 
 
 def employee_from_staffology(raw: object, *, position: str = "employee") -> Employee | RecordRejection:
@@ -95,6 +109,7 @@ def employee_from_staffology(raw: object, *, position: str = "employee") -> Empl
     else:
         status = EmploymentStatus.CURRENT
     bank = vendor.bankDetails
+    tags = [clean_text(tag) or "" for tag in vendor.tags or []]
     return Employee(
         id=vendor.id,
         code=clean_text(employment.payrollCode),
@@ -102,6 +117,8 @@ def employee_from_staffology(raw: object, *, position: str = "employee") -> Empl
         last_name=clean_text(personal.lastName),
         email=clean_text(personal.email),
         department_code=clean_text(employment.department.code) if employment.department else None,
+        benefits_level=_benefits_level(tags),
+        create_benefits_record=any(tag.lower() == CREATE_BENEFITS_TAG for tag in tags),
         bank=BankDetails(
             account_name=clean_text(bank.accountName),
             account_number=clean_text(bank.accountNumber),
@@ -206,6 +223,15 @@ class StaffologyPayroll:
                 record_id=employee_id, position=f"employee {employee_id}", field="id", reason="does not match"
             )
         return result
+
+    def search(self, text: str) -> list[str]:
+        """Ids of employees whose name or payroll code contains `text` (Staffology's own search: 3+ characters)."""
+        if len(text.strip()) < 3:
+            return []
+        items = self._get(f"employers/{self._employer}/employees/search", {"query": text.strip()})
+        if not isinstance(items, list):
+            raise ExternalSystemError(f"{NAME} answered a search with something other than a list")
+        return [item_id for item_id in (id_of(item) for item in items) if item_id]
 
     def list_employees(self) -> Listing:
         """Every Current, Upcoming and Former employee with details, read concurrently."""
