@@ -28,6 +28,8 @@ class Policy:
     target_name: str
     required_fields: tuple[str, ...]
     synced_fields: tuple[str, ...]
+    # Sent when the target record is created, then owned by the target: never compared or sent again.
+    create_only_fields: tuple[str, ...] = ()
 
 
 class Outcome(StrEnum):
@@ -137,9 +139,15 @@ def plan_run(
     *,
     departments: set[str] | None,
     only: set[str] | None = None,
+    force: bool = False,
+    known_conflicts: tuple[PlannedConflict, ...] = (),
     today: date | None = None,
 ) -> Plan:
-    """Decide, for every source employee, what the run does. Pure: no I/O."""
+    """Decide, for every source employee, what the run does. Pure: no I/O.
+
+    `only` restricts the run to those employees (the rest of the population still counts for duplicates);
+    `force` sends every synced field of a matched employee even when nothing looks changed; `known_conflicts`
+    (found while reading) go on the report and keep their employees from syncing."""
     today = today or date.today()
     plan = Plan()
     index = _TargetIndex(target)
@@ -182,6 +190,10 @@ def plan_run(
         if employee.email and employee.status is not EmploymentStatus.FORMER:
             source_by_email[employee.email.lower()].append(employee)
     conflicted: dict[str, str] = {}
+    for known in known_conflicts:
+        plan.conflicts.append(known)
+        for employee_id in known.employee_ids:
+            conflicted.setdefault(employee_id, known.reason)
     for code, group in source_by_code.items():
         if len(group) > 1:
             reason = f"payroll code {code} is held by {len(group)} employees in {src}"
@@ -248,7 +260,9 @@ def plan_run(
             )
             continue
         match, matched_by = matches[employee.id]
-        plan.employees.append(_plan_employee(employee, match, matched_by, index, policy, departments, source, target))
+        plan.employees.append(
+            _plan_employee(employee, match, matched_by, index, policy, departments, source, target, force=force)
+        )
     return plan
 
 
@@ -283,6 +297,8 @@ def _plan_employee(
     departments: set[str] | None,
     source: Listing,
     target: Listing,
+    *,
+    force: bool = False,
 ) -> EmployeePlan:
     src, tgt = policy.source_name, policy.target_name
 
@@ -345,10 +361,13 @@ def _plan_employee(
                 ),
                 warnings=tuple(warnings),
             )
-        fields = tuple(name for name, value in desired.items() if value is not None)
+        on_create, _ = _desired(employee, policy.create_only_fields, departments)
+        fields = tuple(name for name, value in (desired | on_create).items() if value is not None)
         return result(Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings))
 
     changed = _changed_fields(desired, match)
+    if force:
+        changed = tuple(name for name, value in desired.items() if value is not None or name in changed)
     if "email" in changed and any(user.id != match.id for user in index.by_email.get(email or "", [])):
         return result(
             Outcome.NOT_SYNCING,
