@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from hrsync.connectors import staffology_expensein
+from hrsync.connectors import micropay_ess, staffology_expensein
 from hrsync.connectors.base import Connector
 from hrsync.errors import ConfigurationError
 
 _CONNECTORS: dict[str, Connector] = {
     staffology_expensein.NAME: staffology_expensein.CONNECTOR,
+    micropay_ess.NAME: micropay_ess.CONNECTOR,
 }
 
 
