@@ -366,8 +366,6 @@ def _plan_employee(
         return result(Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings))
 
     changed = _changed_fields(desired, match)
-    if force:
-        changed = tuple(name for name, value in desired.items() if value is not None or name in changed)
     if "email" in changed and any(user.id != match.id for user in index.by_email.get(email or "", [])):
         return result(
             Outcome.NOT_SYNCING,
@@ -384,6 +382,8 @@ def _plan_employee(
             reason=f"payroll code changed but another {tgt} user holds it as reference",
             warnings=tuple(warnings),
         )
+    if force:  # sent whatever the comparison says: the target may hold what the listing cannot show
+        changed = tuple(name for name, value in desired.items() if value is not None or name in changed)
     if not changed:
         return result(
             Outcome.IN_STEP,
