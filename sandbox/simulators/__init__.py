@@ -12,9 +12,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sandbox.simulators.access_ess import AccessEssSimulator
     from sandbox.simulators.base import Faults, HttpError, Request, Response, Simulator, route
     from sandbox.simulators.expensein import DEFAULT_API_KEY as EXPENSEIN_API_KEY
     from sandbox.simulators.expensein import ExpenseInSimulator
+    from sandbox.simulators.micropay import MicrOpaySimulator
     from sandbox.simulators.staffology import DEFAULT_API_KEY as STAFFOLOGY_API_KEY
     from sandbox.simulators.staffology import DEFAULT_EMPLOYER_ID as STAFFOLOGY_EMPLOYER_ID
     from sandbox.simulators.staffology import StaffologySimulator
@@ -27,6 +29,8 @@ _PUBLIC = {
     "Simulator": ("base", "Simulator"),
     "route": ("base", "route"),
     "ExpenseInSimulator": ("expensein", "ExpenseInSimulator"),
+    "MicrOpaySimulator": ("micropay", "MicrOpaySimulator"),
+    "AccessEssSimulator": ("access_ess", "AccessEssSimulator"),
     "EXPENSEIN_API_KEY": ("expensein", "DEFAULT_API_KEY"),
     "StaffologySimulator": ("staffology", "StaffologySimulator"),
     "STAFFOLOGY_API_KEY": ("staffology", "DEFAULT_API_KEY"),
@@ -37,9 +41,11 @@ __all__ = [
     "EXPENSEIN_API_KEY",
     "STAFFOLOGY_API_KEY",
     "STAFFOLOGY_EMPLOYER_ID",
+    "AccessEssSimulator",
     "ExpenseInSimulator",
     "Faults",
     "HttpError",
+    "MicrOpaySimulator",
     "Request",
     "Response",
     "Simulator",
