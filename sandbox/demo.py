@@ -1,8 +1,8 @@
-"""`make demo`: the Staffology Payroll -> ExpenseIn sync, end to end, on the embedded local stack.
+"""`make demo`: every connector end to end on the embedded local stack.
 
-Starts the local stack (moto as AWS, the simulators, the real handlers), loads a sample employer, runs the
-sync through the local API, prints what happened to every employee and the run log, then runs again to
-show that nothing is re-sent.
+Starts the local stack (moto as AWS, the simulators, the real handlers). Staffology Payroll -> ExpenseIn: loads a
+sample employer, runs the sync through the local API, prints what happened to every employee and the run log,
+then runs again to show that nothing is re-sent. MicrOpay -> Access ESS: see sandbox/demo_micropay.py.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from sandbox import demo_micropay
 from sandbox.sample import expensein_user, staffology_employee
 from sandbox.stack import LocalStack
 
@@ -201,7 +202,7 @@ def report(api: httpx.Client, connection: str, run: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    print("Starting the local stack (moto as AWS, simulated Staffology Payroll and ExpenseIn, real handlers)...")
+    print("Starting the local stack (moto as AWS, simulated payrolls and targets, real handlers)...")
     with LocalStack() as stack:
         state = stack.state()
         connection = state["connections"][CONNECTOR]
@@ -220,11 +221,12 @@ def main() -> int:
             log_before = httpx.get(f"{sandbox_expensein}/_sandbox/requests").json()
             second = sync(api, connection)
             log_after = httpx.get(f"{sandbox_expensein}/_sandbox/requests").json()[len(log_before) :]
+            micropay_ok = demo_micropay.run_demo(state, api, wait_for_run)
         calls = Counter(entry["method"] for entry in log_after)
         writes = sum(n for method, n in calls.items() if method != "GET")
         print(f"\nSecond run {second['run_id']}: {second['status']}; {second['counters']['in_step']} already in step.")
         print(f"ExpenseIn calls during the second run: {dict(calls)}; writes: {writes}")
-        ok = first["status"] == "SUCCEEDED" and second["status"] == "SUCCEEDED" and writes == 0
+        ok = first["status"] == "SUCCEEDED" and second["status"] == "SUCCEEDED" and writes == 0 and micropay_ok
         print("\nDemo finished." if ok else "\nDemo finished with unexpected results.")
         return 0 if ok else 1
 
