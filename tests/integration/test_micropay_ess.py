@@ -43,8 +43,12 @@ def payroll(micropay: MicrOpaySimulator) -> dict[str, dict[str, Any]]:
     return {e["empCode"]: e for e in httpx.get(f"{micropay.url}/_sandbox/records").json()}
 
 
-def sync(aws: Aws, **body: Any) -> dict[str, Any]:
-    status, answer = api("api-post-sync.json", path=f"/connections/{CONNECTION}/syncs", body=body)
+def sync(aws: Aws, *, event: str | None = None, **body: Any) -> dict[str, Any]:
+    """POST /syncs (with `body`, or a sample event's own body) and play Lambda until the run is done."""
+    if event:
+        status, answer = api(event)
+    else:
+        status, answer = api("api-post-sync.json", path=f"/connections/{CONNECTION}/syncs", body=body)
     assert status == 202, answer
     run_invocations(aws)
     drain(aws)
@@ -81,7 +85,7 @@ def ess_systems(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Mic
             micropay,
             "records",
             [
-                micropay_employee("A001", "Ann", "Lee", "ann@example.com"),
+                micropay_employee("A001", "Ann", "Lee", "ann@example.com"),  # the forced event's employee
                 micropay_employee("A002", "Bo", "Ray", "bo@example.com"),
                 micropay_employee("A003", "Cy", "Dee", "cy@example.com"),
                 micropay_employee("A004", "Di", "Fox", "di@example.com", location="PER"),  # not in Location lookup
@@ -180,7 +184,7 @@ def test_incremental_run_misses_unfed_employee_and_full_reconciliation_finds_it(
     requests = httpx.get(f"{micropay.url}/_sandbox/requests").json()
     assert any("changedSince=" in r["query"] for r in requests)
 
-    full = sync(aws, full=True)
+    full = sync(aws, event="api-post-sync-full.json")
 
     assert full["mode"] == "full" and full["status"] == "SUCCEEDED"
     assert members(ess)["A010"]["firstName"] == "Flo"
@@ -195,7 +199,7 @@ def test_forced_employee_ids_resync_whatever_the_change_feed_says(aws, ess_syste
     ).raise_for_status()
     assert sync(aws)["counters"]["updated"] == 0  # the change table missed it
 
-    forced = sync(aws, employee_ids=["A001"], force=True)
+    forced = sync(aws, event="api-post-sync-forced.json")
 
     assert forced["counters"]["updated"] == 1, "\n".join([str(forced), *log_lines(forced["run_id"])])
     assert members(ess)["A001"]["payPoint"] == "PP2"
@@ -305,3 +309,46 @@ def test_run_log_reads_in_the_products_order_and_expires_in_a_month(aws, ess_sys
     month = datetime.now(UTC) + timedelta(days=30)
     for item in items:
         assert abs(int(item["expires_at"]["N"]) - month.timestamp()) < 120
+
+
+def test_trigger_while_running_is_409_and_expired_lease_times_out_without_a_second_job_started(aws, ess_systems):
+    from hrsync import clock
+    from hrsync.context import store
+    from hrsync.store import dynamo, keys
+
+    status, started = api("api-post-sync-full.json")
+    assert status == 202
+    aws.invocations.clear()  # the run function never runs: it crashed
+    status, busy = api("api-post-sync.json", path=f"/connections/{CONNECTION}/syncs", body={})
+    assert status == 409 and busy["run_id"] == started["run_id"]
+    dynamo.client().update_item(
+        TableName=store().table,
+        Key=dynamo.values({"pk": keys.connection(CONNECTION), "sk": keys.STATE}),
+        UpdateExpression="SET lock_expires_at = :past",
+        ExpressionAttributeValues=dynamo.values({":past": clock.epoch() - 1}),
+    )
+
+    fresh = sync(aws)
+
+    status, old = api("api-get-run.json", path=f"/connections/{CONNECTION}/syncs/{started['run_id']}")
+    assert old["status"] == "TIMED_OUT"
+    assert log_lines(started["run_id"]) == [f"Job Timed Out: {old['reason']}; run {fresh['run_id']} took over"]
+    assert log_lines(fresh["run_id"]).count("Job Started") == 1 and fresh["status"] == "SUCCEEDED"
+
+
+def test_schedule_event_starts_a_run_for_micropay_connections_only(aws, ess_systems, monkeypatch):
+    from functions_run_sync import handler
+
+    from hrsync import settings
+    from tests.integration.conftest import FakeContext, load_event
+
+    monkeypatch.setenv("CONNECTOR", "micropay-ess")
+    settings.get_settings.cache_clear()
+
+    result = handler(load_event("run-sync-micropay-ess-schedule.json"), FakeContext("MicropayEssSyncFunction", 900))
+
+    [(connection, run_id)] = result["scheduled"].items()
+    assert connection == CONNECTION
+    drain(aws)
+    _status, run = api("api-get-run.json", path=f"/connections/{CONNECTION}/syncs/{run_id}")
+    assert run["trigger"] == "schedule" and run["status"] == "SUCCEEDED"
