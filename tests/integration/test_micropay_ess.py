@@ -153,7 +153,7 @@ def test_first_run_creates_members_with_profile_and_reports_activation_problems(
     assert a004["reason"] == "MicrOpay record is invalid: field location: code is not in MicrOpay's Location lookup"
     # duplicate code: the activation report holds both members; only A003 is held back
     a003 = employee("A003")["employee"]
-    assert a003["status"] == "NOT_SYNCING" and "held by 2" in a003["reason"]
+    assert a003["reason"] == "employee code A003 is held by 2 Access ESS members"
     report = {c["kind"]: c for c in conflicts()}
     assert report["duplicate_target_reference"]["target_ids"] == ["m-A003a", "m-A003b"]
     assert report["duplicate_target_reference"]["employee_ids"] == ["A003"]

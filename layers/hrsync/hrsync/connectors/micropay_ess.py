@@ -68,6 +68,8 @@ def _policy(connection: Connection) -> Policy:
         required_fields=("code",),
         synced_fields=PAYROLL_OWNED,
         create_only_fields=PROFILE_FIELDS,
+        record_word="member",
+        key_word="employee code",
     )
 
 

@@ -30,6 +30,9 @@ class Policy:
     synced_fields: tuple[str, ...]
     # Sent when the target record is created, then owned by the target: never compared or sent again.
     create_only_fields: tuple[str, ...] = ()
+    # How reasons name a target record and the field holding the payroll code ("user" / "reference").
+    record_word: str = "user"
+    key_word: str = "reference"
 
 
 class Outcome(StrEnum):
@@ -201,7 +204,7 @@ def plan_run(
     for code, users in index.by_code.items():
         if len(users) > 1:
             holders = source_by_code.get(code, [])
-            reason = f"reference {code} is held by {len(users)} {tgt} users"
+            reason = f"{policy.key_word} {code} is held by {len(users)} {tgt} {policy.record_word}s"
             _add_conflict(plan, ConflictKind.DUPLICATE_TARGET_REFERENCE, code, reason, code, holders, users, conflicted)
     for email, group in source_by_email.items():
         if len(group) > 1:
@@ -239,7 +242,7 @@ def plan_run(
     for target_id, group in claimed.items():
         if len(group) > 1:
             record = index.by_id[target_id]
-            reason = f"one {tgt} user is matched by {len(group)} employees"
+            reason = f"one {tgt} {policy.record_word} is matched by {len(group)} employees"
             _add_conflict(
                 plan,
                 ConflictKind.DUPLICATE_TARGET_REFERENCE,
@@ -316,14 +319,15 @@ def _plan_employee(
         rejection = index.unreadable_codes[employee.code]
         return result(
             Outcome.NOT_SYNCING,
-            reason=f"the {tgt} user holding this reference could not be read (field {rejection.field})",
+            reason=f"the {tgt} {policy.record_word} holding this {policy.key_word} could not be read "
+            f"(field {rejection.field})",
         )
 
     if employee.status is EmploymentStatus.FORMER:
         if match is None:
             return result(
                 Outcome.NOT_SYNCING,
-                reason=f"has left and has no {tgt} user; leavers are never created",
+                reason=f"has left and has no {tgt} {policy.record_word}; leavers are never created",
             )
         if match.leave_date is not None and (employee.leave_date is None or match.leave_date == employee.leave_date):
             return result(Outcome.IN_STEP, target_id=match.id, matched_by=matched_by)
@@ -352,12 +356,12 @@ def _plan_employee(
             )
         holders = index.by_email.get(email or "", [])
         if holders or email in index.unreadable_emails:
-            other = "no reference" if holders and not holders[0].code else "another reference"
+            other = f"no {policy.key_word}" if holders and not holders[0].code else f"another {policy.key_word}"
             return result(
                 Outcome.NOT_SYNCING,
                 reason=(
-                    f"email already used by an existing {tgt} user with {other}; "
-                    "an administrator must set that user's reference to the payroll code"
+                    f"email already used by an existing {tgt} {policy.record_word} with {other}; "
+                    f"an administrator must set that {policy.record_word}'s {policy.key_word} to the payroll code"
                 ),
                 warnings=tuple(warnings),
             )
@@ -371,7 +375,7 @@ def _plan_employee(
             Outcome.NOT_SYNCING,
             target_id=match.id,
             matched_by=matched_by,
-            reason=f"new email already used by another {tgt} user",
+            reason=f"new email already used by another {tgt} {policy.record_word}",
             warnings=tuple(warnings),
         )
     if "code" in changed and index.by_code.get(employee.code or ""):
@@ -379,7 +383,7 @@ def _plan_employee(
             Outcome.NOT_SYNCING,
             target_id=match.id,
             matched_by=matched_by,
-            reason=f"payroll code changed but another {tgt} user holds it as reference",
+            reason=f"payroll code changed but another {tgt} {policy.record_word} holds it as {policy.key_word}",
             warnings=tuple(warnings),
         )
     if force:  # sent whatever the comparison says: the target may hold what the listing cannot show
