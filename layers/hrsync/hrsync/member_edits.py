@@ -9,12 +9,14 @@ or approved are not queued twice (compared by an HMAC keyed per connection).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import hashlib
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
 
 from hrsync import clock
 from hrsync.change_feed import read_window, systems_of
 from hrsync.errors import AuthenticationError, ExternalSystemError
-from hrsync.idempotency import payload_hmac
 from hrsync.models.employee import Employee, RecordRejection
 from hrsync.models.records import EmployeeState, Failure, PayrollChange, PayrollChangeState, Run
 from hrsync.observability import redact
@@ -25,6 +27,13 @@ from hrsync.systems.micropay import PAY_FIELDS, MicrOpay
 
 if TYPE_CHECKING:
     from hrsync.context import OpenConnection
+
+
+def payload_hmac(secret: bytes, payload: dict[str, Any]) -> str:
+    """An HMAC of values uploaded: equal values give equal digests, and the values cannot be read back."""
+    canonical = json.dumps(payload, sort_keys=True, default=str).encode()
+    return hmac.new(secret, canonical, hashlib.sha256).hexdigest()
+
 
 _DECIDED = {"Approved": PayrollChangeState.APPROVED, "Rejected": PayrollChangeState.REJECTED}
 
