@@ -245,8 +245,9 @@ def test_member_address_reaches_payroll_at_once_and_bank_waits_for_approval(aws,
     assert waiting["state"] == "PENDING_APPROVAL" and waiting["status_id"]
     assert "99887766" not in json.dumps(employee("A001"))
 
-    again = sync(aws)  # the edit is read again inside the overlap window: not queued twice
+    again = sync(aws)  # the edits are read again inside the overlap window: neither is uploaded twice
     assert len(httpx.get(f"{micropay.url}/_sandbox/approvals").json()) == 1
+    assert len(employee("A001")["payroll_changes"]) == 2
     assert any("still waiting" in line for line in log_lines(again["run_id"]))
 
     httpx.post(
@@ -352,3 +353,41 @@ def test_schedule_event_starts_a_run_for_micropay_connections_only(aws, ess_syst
     drain(aws)
     _status, run = api("api-get-run.json", path=f"/connections/{CONNECTION}/syncs/{run_id}")
     assert run["trigger"] == "schedule" and run["status"] == "SUCCEEDED"
+
+
+def test_bank_change_rejected_by_payroll_shows_rejected_with_reason(aws, ess_systems):
+    micropay, ess = ess_systems
+    member_id = members(ess)["A002"]["memberId"]
+    bank = [{"bsb": "033-000", "accountNumber": "1", "accountName": "Me", "balanceOfPay": True, "order": 1}]
+    httpx.post(f"{ess.url}/_sandbox/members/{member_id}/edit", json={"bankAccounts": bank}).raise_for_status()
+    sync(aws)
+    [waiting] = employee("A002")["payroll_changes"]
+    httpx.post(
+        f"{micropay.url}/_sandbox/approvals/{waiting['status_id']}",
+        json={"decision": "reject", "reason": "account closed"},
+    ).raise_for_status()
+
+    sync(aws)
+
+    [decided] = employee("A002")["payroll_changes"]
+    assert (decided["state"], decided["reason"]) == ("REJECTED", "account closed") and decided["decided_at"]
+    assert payroll(micropay)["A002"]["bankAccounts"][0]["bsbCode"] == "062-000"
+
+    httpx.post(f"{ess.url}/_sandbox/members/{member_id}/edit", json={"bankAccounts": bank}).raise_for_status()
+    sync(aws)  # the member submits it again: a new edit goes to payroll again
+
+    states = [c["state"] for c in employee("A002")["payroll_changes"]]
+    assert states == ["REJECTED", "PENDING_APPROVAL"]
+
+
+def test_payroll_unreachable_run_fails_with_the_reason_in_the_log(aws, ess_systems):
+    micropay, _ess = ess_systems
+    put(micropay, "faults", {"error_rate": 1.0, "error_status": 503})
+
+    run = sync(aws)
+
+    assert run["status"] == "FAILED" and "MicrOpay could not be read" in run["reason"]
+    lines = log_lines(run["run_id"])
+    assert lines[-1] == f"Job Failed: {run['reason']}"
+    assert lines.count("Job Started") == 1
+    assert any(line.startswith("Lookup Country could not be read") for line in lines)

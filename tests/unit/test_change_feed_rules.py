@@ -119,6 +119,7 @@ def test_plan_uploads_pay_fields_for_approval_rest_immediate_unlinked_skipped() 
 
     [upload] = plan.uploads
     assert (upload.employee_id, upload.immediate, upload.for_approval) == ("A1", ("address",), ("bank_accounts",))
+    assert upload.edited_at == NOW + timedelta(minutes=1)  # the latest edit: an upload after it is not repeated
     assert [code for code, _ in plan.skipped] == ["A2", "A3"]
 
 

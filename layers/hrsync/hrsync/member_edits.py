@@ -3,8 +3,9 @@
 Non-pay fields (address, phone, email, emergency contact) through ChangeEmployeeImmediate, applied at once;
 bank accounts through ChangeEmployee, queued for a payroll user, whose approval state is tracked on the
 employee (a `PayrollChange`, shown by GET /connections/{id}/employees/{employee}) and polled by every run until
-payroll approves or rejects it. Only field names and states are stored; the same bank values already waiting
-or approved are not queued twice (compared by an HMAC keyed per connection).
+payroll approves or rejects it. Only field names and states are stored. An edit read again inside the overlap
+window is not uploaded again when the same values (an HMAC keyed per connection) were uploaded after it,
+whatever payroll decided: a rejected change comes back only when the member edits again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from hrsync import clock
@@ -87,7 +89,8 @@ def _upload(
         _failed(db, run, upload.employee_id, (*upload.immediate, *upload.for_approval), reason)
         return 0, 0, 1
     as_payroll = member.model_copy(update={"code": upload.employee_id})
-    if upload.immediate:
+    digest = payload_hmac(secret, member.model_dump(mode="json", include=set(upload.immediate)))
+    if upload.immediate and not _already_uploaded(db, run, upload, upload.immediate, digest):
         try:
             payroll.change_employee_immediate(as_payroll, upload.immediate)
         except AuthenticationError:
@@ -96,7 +99,8 @@ def _upload(
             _failed(db, run, upload.employee_id, upload.immediate, str(exc))
             failed += 1
         else:
-            db.put_payroll_change(_change(run, upload.employee_id, upload.immediate, PayrollChangeState.APPLIED))
+            applied_change = _change(run, upload.employee_id, upload.immediate, PayrollChangeState.APPLIED)
+            db.put_payroll_change(applied_change.model_copy(update={"payload_hmac": digest}))
             db.log(run.run_id, f"Employee {upload.employee_id}: {', '.join(upload.immediate)} applied in MicrOpay")
             applied += 1
     if upload.for_approval:
@@ -110,17 +114,8 @@ def _queue_for_approval(
 ) -> tuple[int, int]:
     fields = upload.for_approval
     digest = payload_hmac(secret, member.model_dump(mode="json", include=set(fields)))
-    earlier = [c for c in db.payroll_changes(run.connection_id, upload.employee_id) if set(c.fields) == set(fields)]
-    if (
-        earlier
-        and earlier[-1].payload_hmac == digest
-        and earlier[-1].state
-        in (
-            PayrollChangeState.PENDING_APPROVAL,
-            PayrollChangeState.APPROVED,
-        )
-    ):
-        return 0, 0  # read again inside the overlap window: already with payroll
+    if _already_uploaded(db, run, upload, fields, digest):
+        return 0, 0
     try:
         status_id = payroll.change_employee(member, fields)
     except AuthenticationError:
@@ -132,6 +127,16 @@ def _queue_for_approval(
     db.put_payroll_change(change.model_copy(update={"status_id": status_id, "payload_hmac": digest}))
     db.log(run.run_id, f"Employee {upload.employee_id}: {', '.join(fields)} queued for payroll approval ({status_id})")
     return 1, 0
+
+
+def _already_uploaded(db: Store, run: Run, upload: PlannedUpload, fields: tuple[str, ...], digest: str) -> bool:
+    """The same values went to payroll after the member's latest edit (the edit was read again in the window)."""
+    earlier = [c for c in db.payroll_changes(run.connection_id, upload.employee_id) if set(c.fields) == set(fields)]
+    if not earlier:
+        return False
+    last = earlier[-1]
+    submitted = datetime.fromisoformat(last.submitted_at.replace("Z", "+00:00"))
+    return last.state is not PayrollChangeState.FAILED and last.payload_hmac == digest and submitted >= upload.edited_at
 
 
 def _poll_approvals(payroll: MicrOpay, db: Store, run: Run) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from hrsync.systems.access_ess import MemberChange
 
@@ -19,6 +20,7 @@ class PlannedUpload:
     member_id: str
     immediate: tuple[str, ...]
     for_approval: tuple[str, ...]
+    edited_at: datetime  # the member's latest edit among them
 
 
 @dataclass
@@ -30,6 +32,7 @@ class UploadPlan:
 def plan_uploads(changes: list[MemberChange], links: Mapping[str, str], pay_fields: tuple[str, ...]) -> UploadPlan:
     """Group edits per employee (fields in the order first edited); `links` maps employee id -> member id."""
     fields_of: dict[tuple[str, str], list[str]] = {}
+    edited_at: dict[tuple[str, str], datetime] = {}
     plan = UploadPlan()
     for change in changes:
         linked = links.get(change.employee_code)
@@ -39,8 +42,10 @@ def plan_uploads(changes: list[MemberChange], links: Mapping[str, str], pay_fiel
         if linked != change.member_id:
             plan.skipped.append((change.employee_code, f"member {change.member_id} is not the linked member"))
             continue
-        fields = fields_of.setdefault((change.employee_code, change.member_id), [])
+        key = (change.employee_code, change.member_id)
+        fields = fields_of.setdefault(key, [])
         fields.extend(f for f in change.fields if f not in fields)
+        edited_at[key] = max(edited_at.get(key, change.changed_at), change.changed_at)
     for (employee_id, member_id), fields in fields_of.items():
         plan.uploads.append(
             PlannedUpload(
@@ -48,6 +53,7 @@ def plan_uploads(changes: list[MemberChange], links: Mapping[str, str], pay_fiel
                 member_id=member_id,
                 immediate=tuple(f for f in fields if f not in pay_fields),
                 for_approval=tuple(f for f in fields if f in pay_fields),
+                edited_at=edited_at[(employee_id, member_id)],
             )
         )
     return plan
