@@ -391,3 +391,50 @@ def test_payroll_unreachable_run_fails_with_the_reason_in_the_log(aws, ess_syste
     assert lines[-1] == f"Job Failed: {run['reason']}"
     assert lines.count("Job Started") == 1
     assert any(line.startswith("Lookup Country could not be read") for line in lines)
+
+
+def test_upload_refused_by_payroll_is_a_failure_for_review_and_others_still_go(aws, ess_systems):
+    micropay, ess = ess_systems
+    by_code = members(ess)
+    httpx.post(f"{ess.url}/_sandbox/members/{by_code['A001']['memberId']}/edit", json={"phone": "9" * 200})
+    httpx.post(f"{ess.url}/_sandbox/members/{by_code['A002']['memberId']}/edit", json={"phone": "0499 000 111"})
+
+    run = sync(aws)
+
+    assert run["status"] == "COMPLETED_WITH_FAILURES" and run["counters"]["failed"] == 1
+    assert payroll(micropay)["A002"]["telephone1"] == "0499 000 111"
+    [change] = employee("A001")["payroll_changes"]
+    assert change["state"] == "FAILED" and "telephone1" in change["reason"]
+    _, body = api("api-list-failures.json", path="/failures", query={"status": "OPEN"})
+    [failure] = [f for f in body["failures"] if f["connection_id"] == CONNECTION]
+    assert (failure["employee_id"], failure["action"]) == ("A001", "upload_to_payroll")
+    assert "9" * 20 not in json.dumps(body)
+
+
+def test_personal_data_stays_out_of_the_table_and_the_logs(aws, ess_systems, caplog):
+    micropay, ess = ess_systems
+    canary = micropay_employee(
+        "C001", "Canaryfirst", "Canarylast", "canary.person@example.com", street="77 Canary Lane"
+    )
+    canary["bankAccounts"] = [
+        {"bsbCode": "765-432", "accountNumber": "CANARY99", "accountName": "Canary Acct", "balanceOfPay": True}
+    ]
+    put(micropay, "records", [*httpx.get(f"{micropay.url}/_sandbox/records").json(), canary])
+    sync(aws)
+    member_id = members(ess)["C001"]["memberId"]
+    edit = {
+        "address": {"street": "88 Canary Close", "suburb": "Canaryville", "state": "NSW", "postcode": "2999"},
+        "bankAccounts": [
+            {"bsb": "765-999", "accountNumber": "CANARY77", "accountName": "Canary New", "balanceOfPay": True}
+        ],
+        "phone": "0400 CANARY",
+    }
+    httpx.post(f"{ess.url}/_sandbox/members/{member_id}/edit", json=edit).raise_for_status()
+    sync(aws)
+    assert payroll(micropay)["C001"]["street"] == "88 Canary Close"  # the canary did travel where it belongs
+
+    items = json.dumps(boto3.client("dynamodb").scan(TableName=aws.table)["Items"]).lower()
+    logs = json.dumps([vars(record) for record in caplog.records], default=str).lower()
+    assert "run queued" in logs and "c001" in items  # both were read: the check below can fail
+    for where in (items, logs):
+        assert "canary" not in where
