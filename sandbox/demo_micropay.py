@@ -73,7 +73,8 @@ def _payroll(micropay: str) -> dict[str, dict[str, Any]]:
 
 def _show_run(api: httpx.Client, connection: str, run: dict[str, Any], *, log: bool) -> None:
     c = run["counters"]
-    print(f"\nRun {run['run_id']} ({run.get('mode')}): {run['status']}")
+    read = "every employee" if run.get("full_read") else "the change feed"
+    print(f"\nRun {run['run_id']} (read {read}): {run['status']}")
     print(
         f"  created {c['created']}, updated {c['updated']}, deactivated {c['marked_leaver']}, in step {c['in_step']},"
         f" not syncing {c['not_syncing']}, in conflict {c['conflicts']}, failed {c['failed']}"

@@ -23,7 +23,7 @@ def test_e2e_micropay_ess_each_case_and_the_web_api_log(stack, api):
     assert demo_micropay.run_demo(state, api, wait_for_run)  # prints an UNEXPECTED line for any case that failed
 
     runs = api.get(f"/connections/{connection}/syncs").json()["runs"]
-    with_uploads = next(r for r in runs if r.get("mode", "").startswith("changes since") and r["counters"]["updated"])
+    with_uploads = next(r for r in runs if r["full_read"] is False and r["counters"]["updated"])
     lines = api.get(f"/connections/{connection}/syncs/{with_uploads['run_id']}/log").json()["lines"]
     messages = [line["message"] for line in lines]
     expected = [

@@ -121,7 +121,7 @@ def ess_systems(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Mic
                 "source": {"base_url": micropay.url},
                 "target": {"base_url": ess.url},
                 "secret_name": f"hrsync/{CONNECTION}",
-                "options": {"change_overlap_minutes": 5},
+                "options": {"change_feed_overlap_seconds": 300},
             },
         )
         assert status == 201, body
@@ -140,7 +140,7 @@ def first_run(aws: Aws) -> dict[str, Any]:
 def test_first_run_creates_members_with_profile_and_reports_activation_problems(aws, ess_systems):
     _micropay, ess = ess_systems
     run = first_run(aws)
-    assert run["mode"] == "full"
+    assert run["full_read"] is True
     assert run["status"] == "SUCCEEDED", run
     by_code = members(ess)
     # A001 and A002 created with payroll's employment fields and, on create, the profile fields
@@ -168,7 +168,8 @@ def test_duplicate_code_resolves_by_itself_once_fixed(aws, ess_systems):
 
     run = sync(aws)
 
-    assert run["mode"].startswith("changes since")
+    assert run["full_read"] is False
+    assert any(line.startswith("Importing employees from MicrOpay: changes since") for line in log_lines(run["run_id"]))
     assert employee("A003")["employee"]["status"] == "SUCCESSFUL"
     assert employee("A003")["employee"]["target_id"] == "m-A003a"
     assert "duplicate_target_reference" not in {c["kind"] for c in conflicts()}
@@ -179,14 +180,14 @@ def test_incremental_run_misses_unfed_employee_and_full_reconciliation_finds_it(
     age_change_table(micropay, micropay_employee("A010", "Flo", "Gee", "flo@example.com", changed_at=LONG_AGO))
 
     incremental = sync(aws)
-    assert incremental["mode"].startswith("changes since")
+    assert incremental["full_read"] is False
     assert "A010" not in members(ess)
     requests = httpx.get(f"{micropay.url}/_sandbox/requests").json()
     assert any("changedSince=" in r["query"] for r in requests)
 
     full = sync(aws, event="api-post-sync-full.json")
 
-    assert full["mode"] == "full" and full["status"] == "SUCCEEDED"
+    assert full["full_read"] is True and full["status"] == "SUCCEEDED"
     assert members(ess)["A010"]["firstName"] == "Flo"
     assert full["counters"]["created"] == 1
 
@@ -409,6 +410,21 @@ def test_upload_refused_by_payroll_is_a_failure_for_review_and_others_still_go(a
     [failure] = [f for f in body["failures"] if f["connection_id"] == CONNECTION]
     assert (failure["employee_id"], failure["action"]) == ("A001", "upload_to_payroll")
     assert "9" * 20 not in json.dumps(body)
+
+    # the member corrects it; retrying the failure uploads what the member holds now
+    httpx.put(
+        f"{ess.url}/_sandbox/records",
+        json=[
+            {**m, "phone": "0411 222 333"} if m["memberId"] == by_code["A001"]["memberId"] else m
+            for m in httpx.get(f"{ess.url}/_sandbox/records").json()
+        ],
+    ).raise_for_status()
+    status, retried = api("api-post-sync.json", path=f"/failures/{failure['failure_id']}/retry", body="")
+    assert status == 202, retried
+    run_invocations(aws)
+    drain(aws)
+    assert payroll(micropay)["A001"]["telephone1"] == "0411 222 333"
+    assert [c["state"] for c in employee("A001")["payroll_changes"]] == ["FAILED", "APPLIED"]
 
 
 def test_personal_data_stays_out_of_the_table_and_the_logs(aws, ess_systems, caplog):

@@ -25,15 +25,16 @@ def _mode(**given):  # type: ignore[no-untyped-def]
     args = {
         "now": NOW,
         "full_requested": False,
-        "last_success_started": NOW - timedelta(days=1),
-        "last_full_started": NOW - timedelta(days=2),
+        "read_to": NOW - timedelta(days=1),
+        "full_read_at": NOW - timedelta(days=2),
+        "connection_changed": False,
         "overlap": HOUR,
         "full_every": WEEK,
     }
     return choose_read_mode(**(args | given))
 
 
-def test_read_mode_recent_full_reads_changes_since_last_success_less_overlap() -> None:
+def test_read_mode_recent_full_reads_changes_since_last_read_less_overlap() -> None:
     mode = _mode()
 
     assert not mode.full and mode.since == NOW - timedelta(days=1) - HOUR
@@ -42,10 +43,11 @@ def test_read_mode_recent_full_reads_changes_since_last_success_less_overlap() -
 @pytest.mark.parametrize(
     ("given", "why"),
     [
-        ({"full_requested": True}, "requested"),
-        ({"last_success_started": None}, "no successful run"),
-        ({"last_full_started": NOW - WEEK}, "weekly"),
-        ({"last_full_started": None}, "weekly"),
+        ({"full_requested": True}, "asked for"),
+        ({"read_to": None}, "no earlier complete read"),
+        ({"full_read_at": None}, "no earlier complete read"),
+        ({"full_read_at": NOW - WEEK - HOUR}, "every 7 days"),
+        ({"connection_changed": True}, "connection changed"),
     ],
 )
 def test_read_mode_full_when_asked_first_or_weekly(given: dict[str, object], why: str) -> None:

@@ -1,16 +1,18 @@
 """A run's read step for a payroll read by its change feed (MicrOpay -> Access ESS), in the product's order.
 
 Clearing cache; each lookup imported into the table (an unknown code is then that employee's reason); pay
-frequency; employees changed since the last successful run (less an overlap) plus deletions, or every employee
-on a full reconciliation; every member. An incremental run also re-reads the employees it could not sync last
-time and the holders of duplicated member codes, so a fixed problem resolves by itself on the next run.
+frequency; employees changed since the last complete read began (less an overlap) plus deletions, or every
+employee on a full reconciliation (the connection's change-feed state and options, shared with every
+change-feed connector; see sync/feed.py); every member. An incremental run also re-reads the employees it could
+not sync last time and the holders of duplicated member codes, so a fixed problem resolves by itself on the next
+run. A run over `employee_ids` reads exactly those, one by one, whatever the change feed says.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from hrsync import clock
 from hrsync.connectors.base import RunRead
@@ -19,11 +21,10 @@ from hrsync.errors import (
     ConfigurationError,
     ExternalSystemError,
     HrsyncError,
-    NotFoundError,
     RecordNotFoundError,
 )
 from hrsync.models.employee import Employee, Listing, RecordRejection
-from hrsync.models.records import EmployeeState, Run, RunStatus, SyncStatus
+from hrsync.models.records import EmployeeState, Run, SyncStatus
 from hrsync.store.table import Store
 from hrsync.sync.activation import duplicated_codes, unmatched_members
 from hrsync.sync.feed import ReadMode, choose_read_mode
@@ -46,7 +47,6 @@ _LOOKUP_LABELS = {
     "Location": "location",
     "PayPoint": "pay point",
 }
-_FULL_OUTCOMES = (RunStatus.SUCCEEDED, RunStatus.COMPLETED_WITH_FAILURES)
 
 
 def systems_of(opened: OpenConnection) -> tuple[MicrOpay, AccessEss]:
@@ -55,35 +55,18 @@ def systems_of(opened: OpenConnection) -> tuple[MicrOpay, AccessEss]:
     return opened.source, opened.target
 
 
-def _started(run: Run) -> datetime | None:
-    moment = run.started_at or run.queued_at
-    return datetime.fromisoformat(moment.replace("Z", "+00:00")) if moment else None
-
-
-def read_window(db: Store, run: Run, overlap_minutes: int, full_every_days: int) -> ReadMode:
-    """This run's read mode, from the last successful run and the last whole full reconciliation."""
-    state = db.get_state(run.connection_id)
-    last_success: datetime | None = None
-    if state.get("last_success_run_id"):
-        try:
-            last_success = _started(db.get_run(run.connection_id, state["last_success_run_id"]))
-        except NotFoundError:
-            last_success = None  # expired: read everything
-    last_full = next(
-        (
-            _started(r)
-            for r in db.list_runs(run.connection_id)
-            if r.mode == "full" and r.status in _FULL_OUTCOMES and not r.counters.incomplete_reads
-        ),
-        None,
-    )
+def read_window(opened: OpenConnection, run: Run, feed: dict[str, Any]) -> ReadMode:
+    """This run's read mode, from the connection's change-feed state (see sync/feed.py)."""
+    options = opened.connection.options
+    read_to, full_at = feed.get("feed_read_to"), feed.get("full_read_at")
     return choose_read_mode(
         now=clock.now(),
         full_requested=run.full,
-        last_success_started=last_success,
-        last_full_started=last_full,
-        overlap=timedelta(minutes=overlap_minutes),
-        full_every=timedelta(days=full_every_days),
+        read_to=clock.parse(str(read_to)) if read_to else None,
+        full_read_at=clock.parse(str(full_at)) if full_at else None,
+        connection_changed=bool(read_to) and str(read_to) < opened.connection.updated_at,
+        overlap=timedelta(seconds=options.change_feed_overlap_seconds),
+        full_every=timedelta(days=options.full_read_every_days),
     )
 
 
@@ -133,18 +116,27 @@ def _reread(payroll: MicrOpay, ids: list[str]) -> tuple[list[Employee], list[Rec
     return records, rejections
 
 
-def read_by_change_feed(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> RunRead:
+def read_by_change_feed(
+    opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, Any]
+) -> RunRead:
     """The read step of micropay-ess (see the module's docstring)."""
     payroll, ess = systems_of(opened)
     options, run_id = opened.connection.options, run.run_id
-    window = read_window(db, run, options.change_overlap_minutes, options.full_reconciliation_days)
-    db.set_run_mode(run.connection_id, run_id, "full" if window.full else window.describe())
+    window = read_window(opened, run, feed)
+    selected = sorted(run.employee_ids or ())
 
     db.log(run_id, "Clearing cache")
     db.clear_lookups(run.connection_id, LOOKUP_PREFIX)
     lookups = _import_lookups(payroll, db, run)
 
-    if window.full:
+    started = clock.now()
+    if selected:
+        # Those employees, read one by one whatever the change feed says (the Pay Point workaround's cure).
+        db.log(
+            run_id, f"Importing employees from MicrOpay: the {len(selected)} asked for, whatever the change feed says"
+        )
+        source = Listing()
+    elif window.full:
         db.log(run_id, f"Importing employees from MicrOpay: every employee ({window.why})")
         source = payroll.list_employees()
     else:
@@ -152,45 +144,44 @@ def read_by_change_feed(opened: OpenConnection, db: Store, run: Run, states: dic
         db.log(
             run_id,
             f"Importing employees from MicrOpay: {window.describe()} "
-            f"(the last successful run's start less {options.change_overlap_minutes} minutes)",
+            f"(the last complete read's start less {options.change_feed_overlap_seconds} s)",
         )
         source = payroll.list_changed(window.since)
-    if not source.complete and not source.records and not source.rejections:
+    if not selected and not source.complete and not source.records and not source.rejections:
         raise ExternalSystemError(f"MicrOpay could not be read: {source.incomplete_reason}")
     changed = len(source.records) + len(source.rejections)
 
     read_ids = {e.id for e in source.records} | {r.record_id for r in source.rejections if r.record_id}
-    deleted_since = window.since.date() if window.since and not window.full else date(2000, 1, 1)
     deleted_count = 0
-    try:
-        deleted, bad = payroll.deleted_since(deleted_since)
-        source.rejections.extend(bad)
-        for entry in deleted:
-            if entry.emp_code not in read_ids:
-                source.records.append(deleted_employee(entry.emp_code, entry.deleted_date))
-                read_ids.add(entry.emp_code)
-                deleted_count += 1
-    except AuthenticationError:
-        raise
-    except HrsyncError as exc:
-        source.mark_incomplete(f"deleted employees: {exc}")
+    if not selected:  # a selected employee that was deleted comes back from get_employee as a leaver
+        deleted_since = window.since.date() if window.since and not window.full else date(2000, 1, 1)
+        try:
+            deleted, bad = payroll.deleted_since(deleted_since)
+            source.rejections.extend(bad)
+            for entry in deleted:
+                if entry.emp_code not in read_ids:
+                    source.records.append(deleted_employee(entry.emp_code, entry.deleted_date))
+                    read_ids.add(entry.emp_code)
+                    deleted_count += 1
+        except AuthenticationError:
+            raise
+        except HrsyncError as exc:
+            source.mark_incomplete(f"deleted employees: {exc}")
 
     db.log(run_id, "Reading members from Access ESS")
     target = ess.list_records()
 
-    rechecked = 0
-    if not window.full or run.force:
+    if selected:
+        again = set(selected)
+    elif not window.full:
         again = {eid for eid, s in states.items() if s.status in (SyncStatus.NOT_SYNCING, SyncStatus.FAILED)}
-        if not window.full:
-            again |= duplicated_codes(target)
-        if run.force and run.employee_ids:
-            again |= set(run.employee_ids)
-        if run.employee_ids:
-            again &= set(run.employee_ids)
-        records, rejections = _reread(payroll, sorted(again - read_ids))
-        source.records.extend(records)
-        source.rejections.extend(rejections)
-        rechecked = len(records) + len(rejections)
+        again |= duplicated_codes(target)
+    else:
+        again = set()
+    records, rejections = _reread(payroll, sorted(again - read_ids))
+    source.records.extend(records)
+    source.rejections.extend(rejections)
+    rechecked = len(records) + len(rejections)
 
     kept, unknown = reject_unknown_codes(source.records, LOOKUP_FIELDS, lookups, "MicrOpay")
     listing = Listing(
@@ -202,13 +193,22 @@ def read_by_change_feed(opened: OpenConnection, db: Store, run: Run, states: dic
     conflicts = []
     if listing.complete:
         known = {e.code for e in kept if e.code} | {r.record_id for r in listing.rejections if r.record_id}
-        if not window.full:
+        if not window.full or selected:
             known |= {s.code or eid for eid, s in states.items()}
         conflicts = unmatched_members(target, known, kept, source_name="MicrOpay", target_name="Access ESS")
+    read_count = len(kept) + len(listing.rejections)
     db.log(
         run_id,
-        f"Employees read: {len(kept) + len(listing.rejections)} ({changed} {'listed' if window.full else 'changed'}, "
-        f"{deleted_count} deleted, {rechecked} re-checked); {len(listing.rejections)} could not be used; "
-        f"{len(target.records)} members read",
+        f"Employees read: {read_count} ({changed} {'listed' if window.full else 'changed'}, "
+        f"{deleted_count} deleted, {rechecked} re-checked or asked for); {len(listing.rejections)} could not be "
+        f"used; {len(target.records)} members read",
     )
-    return RunRead(listing, target, None, tuple(conflicts))
+    return RunRead(
+        listing,
+        target,
+        None,
+        started_at=clock.iso(started),
+        full=window.full and not selected,
+        details_read=read_count,
+        conflicts=tuple(conflicts),
+    )

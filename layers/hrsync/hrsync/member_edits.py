@@ -43,8 +43,7 @@ _DECIDED = {"Approved": PayrollChangeState.APPROVED, "Rejected": PayrollChangeSt
 def upload_member_edits(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> int:
     """Upload member edits since the run's window opened and poll waiting approvals; returns failed uploads."""
     payroll, ess = systems_of(opened)
-    options = opened.connection.options
-    window = read_window(db, run, options.change_overlap_minutes, options.full_reconciliation_days)
+    window = read_window(opened, run, db.get_state(run.connection_id))
     _poll_approvals(payroll, db, run)
     if window.since is None:
         db.log(run.run_id, "Uploads to payroll queued: none (member edits are read from the next run on)")
@@ -56,6 +55,8 @@ def upload_member_edits(opened: OpenConnection, db: Store, run: Run, states: dic
     if run.employee_ids:
         links = {eid: tid for eid, tid in links.items() if eid in run.employee_ids}
     plan = plan_uploads(changes, links, PAY_FIELDS)
+    if run.employee_ids:  # a retry: uploads that failed for these employees go again, with the member's values now
+        plan.uploads += _failed_uploads(db, run, links, {u.employee_id for u in plan.uploads})
     for code, reason in plan.skipped:
         db.log(run.run_id, f"Member edit for employee {code} not uploaded: {reason}", "WARNING")
     applied = queued = failed = 0
@@ -127,6 +128,29 @@ def _queue_for_approval(
     db.put_payroll_change(change.model_copy(update={"status_id": status_id, "payload_hmac": digest}))
     db.log(run.run_id, f"Employee {upload.employee_id}: {', '.join(fields)} queued for payroll approval ({status_id})")
     return 1, 0
+
+
+def _failed_uploads(db: Store, run: Run, links: dict[str, str], planned: set[str]) -> list[PlannedUpload]:
+    """Uploads whose latest attempt FAILED, for the selected employees not already uploading."""
+    retries = []
+    for employee_id, member_id in sorted(links.items()):
+        if employee_id in planned:
+            continue
+        latest: dict[frozenset[str], PayrollChange] = {}
+        for change in db.payroll_changes(run.connection_id, employee_id):
+            latest[frozenset(change.fields)] = change
+        fields = [f for c in latest.values() if c.state is PayrollChangeState.FAILED for f in c.fields]
+        if fields:
+            retries.append(
+                PlannedUpload(
+                    employee_id=employee_id,
+                    member_id=member_id,
+                    immediate=tuple(f for f in fields if f not in PAY_FIELDS),
+                    for_approval=tuple(f for f in fields if f in PAY_FIELDS),
+                    edited_at=clock.now(),
+                )
+            )
+    return retries
 
 
 def _already_uploaded(db: Store, run: Run, upload: PlannedUpload, fields: tuple[str, ...], digest: str) -> bool:
