@@ -58,8 +58,8 @@ def start_run(
 ) -> Run:
     """Take the connection's lock and record a QUEUED run; RunInProgressError while another holds it.
 
-    `employee_ids` selects employees (a run over those alone); `full` asks a change-feed connector to compare
-    everyone; `force` re-reads the selected employees whatever the change feed says."""
+    `employee_ids` selects employees (a run over those alone); `full` asks a source with a change feed to be
+    read whole; `force` sends the selected employees every source-owned field even where they look in step."""
     db = store()
     db.get_connection(connection_id)  # NotFoundError for an unknown connection
     run = Run(
