@@ -454,3 +454,19 @@ def test_personal_data_stays_out_of_the_table_and_the_logs(aws, ess_systems, cap
     assert "run queued" in logs and "c001" in items  # both were read: the check below can fail
     for where in (items, logs):
         assert "canary" not in where
+
+
+def test_member_edited_in_ess_by_an_admin_is_put_back_without_a_payroll_change(aws, ess_systems):
+    micropay, ess = ess_systems
+    age_change_table(micropay)
+    edited = [
+        {**m, "location": "MEL", "payPoint": "PP2"} if m["employeeCode"] == "A001" else m
+        for m in httpx.get(f"{ess.url}/_sandbox/records").json()
+    ]
+    put(ess, "records", edited)
+
+    run = sync(aws)
+
+    assert run["full_read"] is False and run["counters"]["updated"] == 1
+    assert (members(ess)["A001"]["location"], members(ess)["A001"]["payPoint"]) == ("SYD", "PP1")
+    assert sync(aws)["counters"]["updated"] == 0  # in step again: not re-sent

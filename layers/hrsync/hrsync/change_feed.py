@@ -5,7 +5,9 @@ frequency; employees changed since the last complete read began (less an overlap
 employee on a full reconciliation (the connection's change-feed state and options, shared with every
 change-feed connector; see sync/feed.py); every member. An incremental run also re-reads the employees it could
 not sync last time and the holders of duplicated member codes, so a fixed problem resolves by itself on the next
-run. A run over `employee_ids` reads exactly those, one by one, whatever the change feed says.
+run, and those whose member no longer gives the fingerprint stored when it was last in step (edited in ESS by
+someone else; see sync/incremental.py). A run over `employee_ids` reads exactly those, one by one, whatever the
+change feed says.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from hrsync.models.records import EmployeeState, Run, SyncStatus
 from hrsync.store.table import Store
 from hrsync.sync.activation import duplicated_codes, unmatched_members
 from hrsync.sync.feed import ReadMode, choose_read_mode
+from hrsync.sync.incremental import record_fingerprint
 from hrsync.sync.lookups import reject_unknown_codes
 from hrsync.systems.access_ess import AccessEss
 from hrsync.systems.micropay import LOOKUP_FIELDS, LOOKUP_TYPES, PAY_FREQUENCY, MicrOpay, deleted_employee
@@ -116,6 +119,23 @@ def _reread(payroll: MicrOpay, ids: list[str]) -> tuple[list[Employee], list[Rec
     return records, rejections
 
 
+def _drifted(states: dict[str, EmployeeState], target: Listing, opened: OpenConnection) -> set[str]:
+    """Employees whose member no longer holds what it held when last in step (edited in ESS by someone else,
+    or gone): the change feed cannot name them, so they are read again and payroll's values sent."""
+    members = {record.id: record for record in target.records}
+    fields = opened.policy.synced_fields
+    drifted = set()
+    for employee_id, state in states.items():
+        if state.status is not SyncStatus.SUCCESSFUL or not state.target_id:
+            continue
+        member = members.get(state.target_id)
+        if member is None or (
+            state.fingerprint and record_fingerprint(opened.secret, member, fields) != state.fingerprint
+        ):
+            drifted.add(employee_id)
+    return drifted
+
+
 def read_by_change_feed(
     opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, Any]
 ) -> RunRead:
@@ -176,6 +196,8 @@ def read_by_change_feed(
     elif not window.full:
         again = {eid for eid, s in states.items() if s.status in (SyncStatus.NOT_SYNCING, SyncStatus.FAILED)}
         again |= duplicated_codes(target)
+        if target.complete:
+            again |= _drifted(states, target, opened)
     else:
         again = set()
     records, rejections = _reread(payroll, sorted(again - read_ids))
