@@ -164,7 +164,25 @@ def run_demo(state: dict[str, Any], api: httpx.Client, wait: Any) -> bool:
     fixed = [m for m in httpx.get(f"{ess}/_sandbox/records").json() if m["memberId"] != "m-P003b"]
     fixed.append({**ess_member("m-P003b", None, "Mia", "Williams", None), "active": False})
     httpx.put(f"{ess}/_sandbox/records", json=fixed).raise_for_status()
-    third = _sync(api, connection, wait, full=True)
+    started = api.post(f"/connections/{connection}/syncs", json={"full": True})
+    if started.status_code != 202:
+        raise RuntimeError(f"POST /syncs answered {started.status_code}: {started.text}")
+    run_id = started.json()["run_id"]
+    again = api.post(f"/connections/{connection}/syncs", json={})  # the Sync button pressed again at once
+    running = api.get(f"/connections/{connection}").json()["running_run"]
+    if again.status_code == 409:
+        print(f"  a second trigger while {run_id} runs: 409 naming {again.json().get('run_id')}; running_run {running}")
+    else:  # the run had already ended: nothing to refuse
+        print(f"  the run had already finished; the second trigger started {again.json().get('run_id')}")
+        wait(api, connection, again.json()["run_id"])
+    third = dict(wait(api, connection, run_id))
+    if again.status_code == 409:
+        lines = [line["message"] for line in api.get(f"/connections/{connection}/syncs/{run_id}/log").json()["lines"]]
+        _check(
+            results,
+            "a trigger while a run is running gets 409 naming it; the run logs Job Started once",
+            again.json().get("run_id") == run_id and lines.count("Job Started") == 1,
+        )
     _show_run(api, connection, third, log=False)
     _show_problems(api, connection)
     now = _members(ess)
