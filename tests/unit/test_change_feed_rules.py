@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from hrsync.models.employee import Address, Employee, EmploymentStatus, Listing
+from hrsync.models.employee import Address, Employee, EmploymentStatus, Listing, MemberChange
 from hrsync.models.records import ConflictKind
 from hrsync.models.work import Action
 from hrsync.sync.activation import duplicated_codes, unmatched_members
@@ -14,7 +14,6 @@ from hrsync.sync.feed import choose_read_mode
 from hrsync.sync.lookups import reject_unknown_codes
 from hrsync.sync.plan import Outcome, Policy, plan_run
 from hrsync.sync.uploads import plan_uploads
-from hrsync.systems.access_ess import MemberChange
 
 NOW = datetime(2026, 11, 22, 4, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -116,6 +116,18 @@ class Listing(BaseModel):
         """The read stopped part-way: what is here is not everyone."""
         self.complete = False
         self.incomplete_reason = reason
+
+
+class MemberChange(BaseModel):
+    """Profile fields an employee edited in a self-service system (names only, never values), and when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    change_id: str
+    member_id: str
+    employee_code: str
+    fields: tuple[str, ...]
+    changed_at: datetime
 
 
 class Department(BaseModel):

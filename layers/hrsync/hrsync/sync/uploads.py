@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from hrsync.systems.access_ess import MemberChange
+from hrsync.models.employee import MemberChange
 
 
 @dataclass(frozen=True)

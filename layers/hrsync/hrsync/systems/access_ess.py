@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from hrsync.errors import ExternalSystemError
 from hrsync.models.employee import (
@@ -33,6 +33,7 @@ from hrsync.models.employee import (
     Employee,
     EmploymentStatus,
     Listing,
+    MemberChange,
     RecordRejection,
 )
 from hrsync.systems.http import RateBudget, RetryPolicy, build_client, json_body, send
@@ -114,18 +115,6 @@ class _Member(VendorModel):
     startDate: date | None = None
     terminationDate: date | None = None
     active: bool | None = None
-
-
-class MemberChange(BaseModel):
-    """Fields a member edited in ESS (names only), and when."""
-
-    model_config = ConfigDict(frozen=True)
-
-    change_id: str
-    member_id: str
-    employee_code: str
-    fields: tuple[str, ...]
-    changed_at: datetime
 
 
 class _Change(VendorModel):
