@@ -1,9 +1,9 @@
-"""`make demo`: the Staffology Payroll -> ExpenseIn sync, then Staffology Payroll -> the benefits platform
-(hr-benefits, SCIM 2.0), end to end, on the embedded local stack.
+"""`make demo`: every connector end to end on the embedded local stack.
 
-Starts the local stack (moto as AWS, the simulators, the real handlers), loads a sample employer, runs the
-sync through the local API, prints what happened to every employee and the run log, then runs again to
-show that nothing is re-sent. The benefits part is sandbox/benefits_demo.py.
+Starts the local stack (moto as AWS, the simulators, the real handlers). Staffology Payroll -> ExpenseIn: loads a
+sample employer, runs the sync through the local API, prints what happened to every employee and the run log,
+then runs again to show that nothing is re-sent. Staffology Payroll -> the benefits platform (hr-benefits, SCIM
+2.0): sandbox/benefits_demo.py. MicrOpay -> Access ESS: sandbox/demo_micropay.py.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from sandbox import demo_micropay
 from sandbox.benefits_demo import benefits_demo_ok, report_benefits, run_benefits_demo
 from sandbox.sample import expensein_user, staffology_employee
 from sandbox.stack import LocalStack
@@ -204,7 +205,7 @@ def report(api: httpx.Client, connection: str, run: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    print("Starting the local stack (moto as AWS; simulated Staffology, ExpenseIn, benefits platform; the handlers)...")
+    print("Starting the local stack (moto as AWS, simulated payrolls and targets, real handlers)...")
     with LocalStack() as stack:
         state = stack.state()
         connection = state["connections"][CONNECTOR]
@@ -237,7 +238,9 @@ def main() -> int:
             problems = benefits_demo_ok(demo)
             for problem in problems:
                 print(f"  UNEXPECTED: {problem}")
-        ok = ok and not problems
+
+            micropay_ok = demo_micropay.run_demo(state, api, wait_for_run)
+        ok = ok and not problems and micropay_ok
         print("\nDemo finished." if ok else "\nDemo finished with unexpected results.")
         return 0 if ok else 1
 

@@ -101,3 +101,87 @@ def scim_account(
         account["schemas"].append("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
         account["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = {"employeeNumber": employee_number}
     return account
+
+
+# --- MicrOpay and Access ESS (camelCase JSON; names partly provisional, see the simulators) ---------------------
+MICROPAY_LOOKUPS: dict[str, list[tuple[str, str]]] = {
+    "Country": [("AU", "Australia"), ("NZ", "New Zealand")],
+    "State": [("NSW", "New South Wales"), ("VIC", "Victoria"), ("QLD", "Queensland")],
+    "Gender": [("F", "Female"), ("M", "Male"), ("X", "Non-binary")],
+    "SuperFund": [("AUS01", "AustralianSuper"), ("HOST1", "Hostplus")],
+    "CostAccount": [("100-200", "Operations"), ("100-300", "Sales")],
+    "JobClassification": [("CLK", "Clerk"), ("MGR", "Manager")],
+    "Location": [("SYD", "Sydney"), ("MEL", "Melbourne")],
+    "PayPoint": [("PP1", "Head office"), ("PP2", "Stores")],
+    "PayFrequency": [("W", "Weekly"), ("F", "Fortnightly"), ("M", "Monthly")],
+}
+
+
+def micropay_lookups() -> list[dict[str, str]]:
+    """Every lookup entry as the MicrOpay simulator loads them (`PUT /_sandbox/departments`)."""
+    return [
+        {"type": kind, "code": code, "description": description}
+        for kind, entries in MICROPAY_LOOKUPS.items()
+        for code, description in entries
+    ]
+
+
+def micropay_employee(
+    code: str,
+    first_name: str,
+    surname: str,
+    email: str | None = None,
+    *,
+    location: str = "SYD",
+    pay_point: str = "PP1",
+    hired: str = "2023-02-06",
+    terminated: str | None = None,
+    street: str = "1 George St",
+    bank: list[dict[str, Any]] | None = None,
+    changed_at: str | None = None,
+) -> dict[str, Any]:
+    """A MicrOpay EmployeeDetails record as the simulator serves it."""
+    record: dict[str, Any] = {
+        "empId": sum(ord(ch) for ch in code) * 7,
+        "empCode": code,
+        "firstName": first_name,
+        "surname": surname,
+        "gender": "F",
+        "dateOfBirth": "1991-03-04",
+        "hiredDate": hired,
+        "terminationDate": terminated,
+        "defaultEmail": email,
+        "location": location,
+        "payPoint": pay_point,
+        "payFrequency": "F",
+        "payrollCompany": "01",
+        "jobClassification": "CLK",
+        "costAccount": "100-200",
+        "superFund": "AUS01",
+        "street": street,
+        "suburbCity": "Sydney",
+        "state": "NSW",
+        "postcode": "2000",
+        "country": "AU",
+        "telephone1": "02 9000 0000",
+        "emergencyContactName": "Sam Contact",
+        "emergencyContactPhone": "0400 000 000",
+        "bankAccounts": bank
+        if bank is not None
+        else [{"bsbCode": "062-000", "accountNumber": "12345678", "accountName": "Pay", "balanceOfPay": True}],
+    }
+    if changed_at:
+        record["changedAt"] = changed_at
+    return record
+
+
+def ess_member(member_id: str, code: str | None, first_name: str, surname: str, email: str | None) -> dict[str, Any]:
+    """An Access ESS member in the (provisional) shape the simulator and adapter share."""
+    return {
+        "memberId": member_id,
+        "employeeCode": code,
+        "firstName": first_name,
+        "surname": surname,
+        "email": email,
+        "active": True,
+    }

@@ -67,6 +67,18 @@ def _expensein() -> Any:
     return ExpenseInSimulator()
 
 
+def _micropay() -> Any:
+    from sandbox.simulators.micropay import MicrOpaySimulator
+
+    return MicrOpaySimulator()
+
+
+def _access_ess() -> Any:
+    from sandbox.simulators.access_ess import AccessEssSimulator
+
+    return AccessEssSimulator()
+
+
 def _expensein_base(simulator: Any) -> str:
     from sandbox.simulators.expensein import API_PREFIX
 
@@ -96,6 +108,18 @@ SYSTEMS: dict[str, SimulatedSystem] = {
         create=_expensein,
         api_base=_expensein_base,
         connection_config=lambda sim: {"base_url": _expensein_base(sim)},
+        credentials=lambda sim: {"api_key": sim.api_key},
+    ),
+    "micropay": SimulatedSystem(
+        create=_micropay,
+        api_base=lambda sim: sim.url,
+        connection_config=lambda sim: {"base_url": sim.url},
+        credentials=lambda sim: {"api_key": sim.api_key, "username": sim.username, "password": sim.password},
+    ),
+    "ess": SimulatedSystem(
+        create=_access_ess,
+        api_base=lambda sim: sim.url,
+        connection_config=lambda sim: {"base_url": sim.url},
         credentials=lambda sim: {"api_key": sim.api_key},
     ),
 }

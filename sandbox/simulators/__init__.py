@@ -12,11 +12,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sandbox.simulators.access_ess import AccessEssSimulator
     from sandbox.simulators.base import Faults, HttpError, Request, Response, Simulator, route
     from sandbox.simulators.benefits import DEFAULT_API_KEY as BENEFITS_API_KEY
     from sandbox.simulators.benefits import BenefitsSimulator
     from sandbox.simulators.expensein import DEFAULT_API_KEY as EXPENSEIN_API_KEY
     from sandbox.simulators.expensein import ExpenseInSimulator
+    from sandbox.simulators.micropay import MicrOpaySimulator
     from sandbox.simulators.staffology import DEFAULT_API_KEY as STAFFOLOGY_API_KEY
     from sandbox.simulators.staffology import DEFAULT_EMPLOYER_ID as STAFFOLOGY_EMPLOYER_ID
     from sandbox.simulators.staffology import StaffologySimulator
@@ -31,6 +33,8 @@ _PUBLIC = {
     "BenefitsSimulator": ("benefits", "BenefitsSimulator"),
     "BENEFITS_API_KEY": ("benefits", "DEFAULT_API_KEY"),
     "ExpenseInSimulator": ("expensein", "ExpenseInSimulator"),
+    "MicrOpaySimulator": ("micropay", "MicrOpaySimulator"),
+    "AccessEssSimulator": ("access_ess", "AccessEssSimulator"),
     "EXPENSEIN_API_KEY": ("expensein", "DEFAULT_API_KEY"),
     "StaffologySimulator": ("staffology", "StaffologySimulator"),
     "STAFFOLOGY_API_KEY": ("staffology", "DEFAULT_API_KEY"),
@@ -42,10 +46,12 @@ __all__ = [
     "EXPENSEIN_API_KEY",
     "STAFFOLOGY_API_KEY",
     "STAFFOLOGY_EMPLOYER_ID",
+    "AccessEssSimulator",
     "BenefitsSimulator",
     "ExpenseInSimulator",
     "Faults",
     "HttpError",
+    "MicrOpaySimulator",
     "Request",
     "Response",
     "Simulator",

@@ -182,6 +182,27 @@ def test_run_sync_schedule_daily_four_am_in_stack_timezone(template: dict[str, A
     assert template["Parameters"]["ScheduleTimezone"]["Default"] == "Europe/London"
 
 
+def test_micropay_ess_run_function_four_am_in_australian_timezone_and_startable_by_api(
+    template: dict[str, Any],
+) -> None:
+    props = _props(template, "MicropayEssSyncFunction")
+    [schedule] = [e["Properties"] for e in props["Events"].values() if e["Type"] == "ScheduleV2"]
+    run_functions = _props(template, "ApiFunction")["Environment"]["Variables"]["RUN_FUNCTIONS"]["Fn::Sub"]
+    invokable = [
+        p["LambdaInvokePolicy"]["FunctionName"]
+        for p in _props(template, "ApiFunction")["Policies"]
+        if isinstance(p, dict) and "LambdaInvokePolicy" in p
+    ]
+
+    assert props["Environment"]["Variables"]["CONNECTOR"] == "micropay-ess"
+    assert schedule["ScheduleExpression"] == "cron(0 4 * * ? *)"
+    assert schedule["ScheduleExpressionTimezone"] == {"Ref": "MicropayScheduleTimezone"}
+    assert template["Parameters"]["MicropayScheduleTimezone"]["Default"].startswith("Australia/")
+    assert props["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+    assert '"micropay-ess": "${MicropayEssSyncFunction}"' in run_functions
+    assert {"Ref": "MicropayEssSyncFunction"} in invokable
+
+
 def test_run_sync_async_failure_lambda_retries_zero(template: dict[str, Any]) -> None:
     config = _props(template, "StaffologyExpenseInSyncFunction")["EventInvokeConfig"]
 
@@ -244,4 +265,6 @@ def test_every_connector_has_its_run_function_schedule_and_api_entry(template: d
         props = _props(template, function)
         assert props["EventInvokeConfig"]["MaximumRetryAttempts"] == 0, function
         [schedule] = [e["Properties"] for e in props["Events"].values() if e["Type"] == "ScheduleV2"]
-        assert schedule["ScheduleExpressionTimezone"] == {"Ref": "ScheduleTimezone"}, function
+        # micropay-ess serves Australian employers: 04:00 in its own timezone parameter
+        timezone = "MicropayScheduleTimezone" if connector == "micropay-ess" else "ScheduleTimezone"
+        assert schedule["ScheduleExpressionTimezone"] == {"Ref": timezone}, function

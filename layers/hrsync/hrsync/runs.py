@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from hrsync import clock
+from hrsync.connectors import RunRead
 from hrsync.context import OpenConnection, open_connection, store, with_fresh_credentials
 from hrsync.errors import AuthenticationError, ExternalSystemError, HrsyncError, RunInProgressError
 from hrsync.models.employee import Employee, Listing
@@ -53,8 +54,13 @@ _STATUS_OF = {
 DONE_COUNTER = {Action.CREATE: "created", Action.UPDATE: "updated", Action.MARK_LEAVER: "marked_leaver"}
 
 
-def start_run(connection_id: str, trigger: str, employee_ids: list[str] | None = None, *, full: bool = False) -> Run:
-    """Take the connection's lock and record a QUEUED run; RunInProgressError while another holds it."""
+def start_run(
+    connection_id: str, trigger: str, employee_ids: list[str] | None = None, *, full: bool = False, force: bool = False
+) -> Run:
+    """Take the connection's lock and record a QUEUED run; RunInProgressError while another holds it.
+
+    `employee_ids` selects employees (a run over those alone); `full` asks a source with a change feed to be
+    read whole; `force` sends the selected employees every source-owned field even where they look in step."""
     db = store()
     db.get_connection(connection_id)  # NotFoundError for an unknown connection
     run = Run(
@@ -65,6 +71,7 @@ def start_run(connection_id: str, trigger: str, employee_ids: list[str] | None =
         queued_at=clock.iso(),
         employee_ids=sorted(set(employee_ids)) if employee_ids else None,
         full=full,
+        force=force,
     )
     expired = db.take_lock(run, get_settings().run_lease_seconds)
     if expired:
@@ -129,18 +136,11 @@ def fail_run(db: Store, connection_id: str, run_id: str, reason: str) -> None:
     db.release_lock(connection_id, run_id, succeeded=False)
 
 
-@dataclass
-class _Read:
-    source: Listing
-    target: Listing
-    departments: set[str] | None
-    started_at: str
-    full: bool
-    details_read: int
-    carried: int
-
-
-def _read(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, Any]) -> _Read:
+def _read(
+    opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, Any]
+) -> RunRead:
+    """The default read: the target's departments, every source employee (or, from a source with a change
+    feed, those that changed), every target record."""
     policy = opened.policy
     run_id = run.run_id
     departments = _read_departments(opened, db, run_id) if policy.department_lookup else None
@@ -187,7 +187,15 @@ def _read(opened: OpenConnection, db: Store, run: Run, states: dict[str, Employe
         f"{by_status['former']} former); {len(source.rejections)} could not be read"
         + (f"; {details_read} read in full, {len(carried)} unchanged since the last run" if since else ""),
     )
-    return _Read(source, target, departments, clock.iso(started), since is None, details_read, len(carried))
+    return RunRead(
+        source,
+        target,
+        departments,
+        started_at=clock.iso(started),
+        full=since is None,
+        details_read=details_read,
+        carried=len(carried),
+    )
 
 
 def _read_departments(opened: OpenConnection, db: Store, run_id: str) -> set[str] | None:
@@ -241,7 +249,8 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
     current = db.get_connection(connection_id)  # as saved now: options changed since must count
     states = db.employee_states(connection_id)
     feed = db.get_state(connection_id)
-    read = with_fresh_credentials(connection_id, lambda o: _read(o, db, run, states, feed), deadline, current)
+    read_step = open_connection(connection_id, current=current).connector.read_run or _read
+    read = with_fresh_credentials(connection_id, lambda o: read_step(o, db, run, states, feed), deadline, current)
     source, target, departments = read.source, read.target, read.departments
     db.record_read(connection_id, run_id, read.started_at, read.full)
     opened = open_connection(connection_id, current=current)
@@ -251,7 +260,17 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
     # Opt-in connectors: employees named in a run are HR's selection, and stay selected.
     selected = only if opened.policy.opt_in and only else set()
     enrolled = {eid for eid, s in states.items() if s.enrolled} | selected
-    plan = plan_run(source, target, links, opened.policy, departments=departments, only=only, enrolled=enrolled)
+    plan = plan_run(
+        source,
+        target,
+        links,
+        opened.policy,
+        departments=departments,
+        only=only,
+        enrolled=enrolled,
+        force=run.force,
+        known_conflicts=read.conflicts,
+    )
     for note in plan.notes:
         db.log(run_id, note, "WARNING")
     if only is not None:
@@ -291,6 +310,9 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
         db.replace_conflicts(connection_id, _conflicts(plan, run_id))
     fingerprints = _Fingerprints(opened, source, target)
     pending = _record_states(db, run, plan, states, fingerprints, selected)
+    upload_step = opened.connector.upload_run
+    if upload_step is not None:
+        c.failed += with_fresh_credentials(connection_id, lambda o: upload_step(o, db, run, states), deadline, current)
     db.record_plan(connection_id, run_id, c)
     _queue(db, run, pending, states, fingerprints, opened.policy.target_name, selected)
     finish_run_if_done(db, connection_id, run_id)

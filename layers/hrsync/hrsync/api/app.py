@@ -86,10 +86,17 @@ def _run_function(connection: Connection) -> str:
     return function
 
 
-def _trigger(connection: Connection, trigger: str, employee_ids: list[str] | None = None, *, full: bool = False) -> Run:
+def _trigger(
+    connection: Connection,
+    trigger: str,
+    employee_ids: list[str] | None = None,
+    *,
+    full: bool = False,
+    force: bool = False,
+) -> Run:
     """Take the lock and start the connector's run function; a run that could not start is failed at once."""
     function = _run_function(connection)
-    run = start_run(connection.id, trigger, employee_ids, full=full)
+    run = start_run(connection.id, trigger, employee_ids, full=full, force=force)
     _start_function(connection, function, run)
     return run
 
@@ -193,7 +200,8 @@ def clear_quarantine(connection_id: ConnectionId) -> ConnectionView:
 )
 def post_sync(connection_id: ConnectionId, body: Annotated[SyncRequest | None, Body()] = None) -> Response[str]:
     connection = store().get_connection(connection_id)
-    run = _trigger(connection, "api", body.employee_ids if body else None, full=bool(body and body.full))
+    body = body or SyncRequest()
+    run = _trigger(connection, "api", body.employee_ids, full=body.full, force=body.force)
     accepted = SyncAccepted(run_id=run.run_id, status=run.status.value)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
 
@@ -266,7 +274,11 @@ def get_employee(connection_id: ConnectionId, employee_id: EmployeeIdPath) -> Em
     state = db.get_employee_state(connection_id, employee_id)
     if state is None:
         raise NotFoundError(f"employee {employee_id} not found on connection {connection_id}")
-    return EmployeeView(employee=state, history=db.employee_history(connection_id, employee_id))
+    return EmployeeView(
+        employee=state,
+        history=db.employee_history(connection_id, employee_id),
+        payroll_changes=db.payroll_changes(connection_id, employee_id),
+    )
 
 
 @app.get("/connections/<connection_id>/conflicts", summary="The conflicts report")

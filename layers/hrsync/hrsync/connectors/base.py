@@ -1,17 +1,49 @@
-"""A connector is mostly declaration: its systems, required fields and the fields it keeps in step."""
+"""A connector is mostly declaration: its systems, required fields and the fields it keeps in step.
+
+A connector whose source is read differently (a change feed, lookups first) or that writes back to its source
+(self-service edits) names its own read step and upload step; the run calls them in place of the default.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from hrsync.models.connection import Connection, Credentials
-from hrsync.sync.plan import Policy
+from hrsync.models.employee import Listing
+from hrsync.models.records import EmployeeState, Run
+from hrsync.sync.plan import PlannedConflict, Policy
 from hrsync.systems.base import SourceSystem, TargetSystem
 from hrsync.systems.http import RetryPolicy
 
+if TYPE_CHECKING:
+    from hrsync.context import OpenConnection
+    from hrsync.store.table import Store
+
 SourceFactory = Callable[[Connection, Credentials, RetryPolicy], SourceSystem]
 TargetFactory = Callable[[Connection, Credentials, RetryPolicy], TargetSystem]
+
+
+@dataclass(frozen=True)
+class RunRead:
+    """What a run's read step found: both listings, the target's departments, when its read of the source
+    began (the change feed's next start) and whether it read everyone, and conflicts seen while reading."""
+
+    source: Listing
+    target: Listing
+    departments: set[str] | None
+    started_at: str
+    full: bool
+    details_read: int = 0
+    carried: int = 0
+    conflicts: tuple[PlannedConflict, ...] = field(default_factory=tuple)
+
+
+# (open connection, store, the run, employee states as stored, the connection's STATE item) -> what was read
+ReadStep = Callable[["OpenConnection", "Store", Run, dict[str, EmployeeState], dict[str, Any]], RunRead]
+# (open connection, store, the run, employee states as stored) -> how many uploads failed
+UploadStep = Callable[["OpenConnection", "Store", Run, dict[str, EmployeeState]], int]
 
 
 @dataclass(frozen=True)
@@ -22,3 +54,5 @@ class Connector:
     open_source: SourceFactory
     open_target: TargetFactory
     policy_for: Callable[[Connection], Policy]
+    read_run: ReadStep | None = None  # None: departments, every source employee, every target record
+    upload_run: UploadStep | None = None  # None: nothing flows back to the source

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from hrsync.connectors import hr_benefits, staffology_expensein
+from hrsync.connectors import hr_benefits, micropay_ess, staffology_expensein
 from hrsync.connectors.base import Connector
 from hrsync.errors import ConfigurationError
 
 _CONNECTORS: dict[str, Connector] = {
     staffology_expensein.NAME: staffology_expensein.CONNECTOR,
     hr_benefits.NAME: hr_benefits.CONNECTOR,
+    micropay_ess.NAME: micropay_ess.CONNECTOR,
 }
 
 

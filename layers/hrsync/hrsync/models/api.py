@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hrsync.models.connection import ConnectionOptions, SystemEndpoint
-from hrsync.models.records import Conflict, EmployeeState, Failure, HistoryEntry, LogLine, Run, SyncStatus
+from hrsync.models.records import (
+    Conflict,
+    EmployeeState,
+    Failure,
+    HistoryEntry,
+    LogLine,
+    PayrollChange,
+    Run,
+    SyncStatus,
+)
 
 EmployeeId = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")
 
@@ -21,6 +32,19 @@ class SyncRequest(BaseModel):
         description="Read every employee from the source, whatever its change feed says (the weekly full "
         "reconciliation, on demand).",
     )
+    force: bool = Field(
+        default=False,
+        description="With employee_ids: re-sync those employees whatever the change feed says, sending every "
+        "field the source owns even where the target looks in step.",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.force and not self.employee_ids:
+            raise ValueError("force needs employee_ids: it re-syncs the employees named")
+        if self.full and self.employee_ids:
+            raise ValueError("full reads every employee; it cannot be combined with employee_ids")
+        return self
 
 
 class SyncAccepted(BaseModel):
@@ -118,6 +142,7 @@ class BenefitsLevelRequest(BaseModel):
 class EmployeeView(BaseModel):
     employee: EmployeeState
     history: list[HistoryEntry]
+    payroll_changes: list[PayrollChange] = Field(default_factory=list)
 
 
 class ConflictsView(BaseModel):

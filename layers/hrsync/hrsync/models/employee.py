@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -20,6 +20,37 @@ class BankDetails(BaseModel):
     account_name: str | None = None
     account_number: str | None = None
     sort_code: str | None = None
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    street: str | None = None
+    suburb: str | None = None
+    state: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+
+
+class EmergencyContact(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str | None = None
+    phone: str | None = None
+
+
+class BankAccount(BaseModel):
+    """One of an employee's pay accounts (Australian: a BSB). `amount` is fixed; the balance-of-pay account has
+    none. MicrOpay takes no percentages."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bsb: str | None = None
+    account_number: str | None = None
+    account_name: str | None = None
+    amount: str | None = None  # a decimal as text: compared exactly, never rounded
+    balance_of_pay: bool = False
+    order: int = 1
 
 
 class Employee(BaseModel):
@@ -47,6 +78,19 @@ class Employee(BaseModel):
     status: EmploymentStatus = EmploymentStatus.CURRENT
     start_date: date | None = None
     leave_date: date | None = None
+    # Employment fields some payrolls carry (MicrOpay): codes of the payroll's lookups.
+    gender: str | None = None
+    location: str | None = None
+    pay_point: str | None = None
+    pay_frequency: str | None = None
+    job_classification: str | None = None
+    cost_account: str | None = None
+    super_fund: str | None = None
+    # Profile fields an employee may keep themselves (self service).
+    phone: str | None = None
+    address: Address | None = None
+    emergency_contact: EmergencyContact | None = None
+    bank_accounts: tuple[BankAccount, ...] | None = None
 
 
 class RecordRejection(BaseModel):
@@ -78,6 +122,18 @@ class Listing(BaseModel):
         """The read stopped part-way: what is here is not everyone."""
         self.complete = False
         self.incomplete_reason = reason
+
+
+class MemberChange(BaseModel):
+    """Profile fields an employee edited in a self-service system (names only, never values), and when."""
+
+    model_config = ConfigDict(frozen=True)
+
+    change_id: str
+    member_id: str
+    employee_code: str
+    fields: tuple[str, ...]
+    changed_at: datetime
 
 
 class Department(BaseModel):

@@ -66,6 +66,7 @@ class Run(BaseModel):
     finished_at: str | None = None
     reason: str | None = None
     employee_ids: list[str] | None = None
+    force: bool = False  # with employee_ids: re-sync them, every source-owned field, whatever the feed says
     approved_by: str | None = None
     full: bool = False  # asked to read everyone, whatever the change feed says
     read_started_at: str | None = None  # when its read of the source began: the change feed's next start
@@ -122,6 +123,7 @@ class ConflictKind(StrEnum):
     DUPLICATE_PAYROLL_CODE = "duplicate_payroll_code"
     DUPLICATE_TARGET_REFERENCE = "duplicate_target_reference"
     DUPLICATE_EMAIL = "duplicate_email"
+    UNMATCHED_TARGET_RECORD = "unmatched_target_record"  # a target record whose code no source employee holds
 
 
 class Conflict(BaseModel):
@@ -132,6 +134,30 @@ class Conflict(BaseModel):
     employee_ids: list[str] = Field(default_factory=list)
     target_ids: list[str] = Field(default_factory=list)
     run_id: str
+
+
+class PayrollChangeState(StrEnum):
+    APPLIED = "APPLIED"  # applied at once (non-pay fields)
+    PENDING_APPROVAL = "PENDING_APPROVAL"  # queued for a payroll user
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    FAILED = "FAILED"  # the upload itself failed; a failure for review says why
+
+
+class PayrollChange(BaseModel):
+    """A self-service edit uploaded to payroll for one employee: field names and state, never values."""
+
+    connection_id: str
+    employee_id: str
+    change_id: str
+    run_id: str
+    fields: list[str]
+    state: PayrollChangeState
+    status_id: str | None = None  # payroll's id for a change waiting for approval
+    reason: str | None = None
+    payload_hmac: str | None = None  # to recognise the same values uploaded again
+    submitted_at: str
+    decided_at: str | None = None
 
 
 class Failure(BaseModel):

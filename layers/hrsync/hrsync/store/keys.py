@@ -9,6 +9,7 @@
 - run log line: pk RUN#{run}, sk LOG#{seq}
 - conflict: pk CONN#{id}, sk CONFLICT#{key}
 - lookup (e.g. departments): pk CONN#{id}, sk LOOKUP#{name}
+- payroll change (a self-service edit uploaded to payroll): pk CONN#{id}, sk PAYCHG#{employee}#{change}
 - failure for review: pk FAIL, sk FAIL#{failure}
 - claim on a work message's attempt: pk CLAIM, sk CLAIM#{run}#{digest of the message}
 
@@ -60,6 +61,18 @@ def conflict(key: str) -> str:
 
 def lookup(name: str) -> str:
     return f"LOOKUP#{name}"
+
+
+PAYROLL_CHANGE_PREFIX = "PAYCHG#"
+LOOKUP_PREFIX = "LOOKUP#"
+
+
+def payroll_change(employee_id: str, change_id: str) -> str:
+    return f"PAYCHG#{employee_id}#{change_id}"
+
+
+def payroll_changes_of(employee_id: str) -> str:
+    return f"PAYCHG#{employee_id}#"
 
 
 def failure(failure_id: str) -> str:

@@ -22,6 +22,8 @@ from hrsync.models.records import (
     Failure,
     HistoryEntry,
     LogLine,
+    PayrollChange,
+    PayrollChangeState,
     Run,
     RunCounters,
     RunStatus,
@@ -329,6 +331,32 @@ class Store:
         except ClientError as exc:
             if not is_conditional_failure(exc):
                 raise
+
+    # -- payroll changes (self-service edits uploaded to payroll) --------------------------------------
+    def put_payroll_change(self, change: PayrollChange) -> None:
+        """Write a change; one no longer waiting for payroll expires with the history."""
+        item = change.model_dump(mode="json")
+        item.update(
+            pk=keys.connection(change.connection_id), sk=keys.payroll_change(change.employee_id, change.change_id)
+        )
+        if change.state is not PayrollChangeState.PENDING_APPROVAL:
+            item["expires_at"] = clock.expires_at(self.keep_days)
+        dynamo.put(self.table, item)
+
+    def payroll_changes(self, connection_id: str, employee_id: str | None = None) -> list[PayrollChange]:
+        """An employee's (or the whole connection's) payroll changes, oldest first."""
+        prefix = keys.payroll_changes_of(employee_id) if employee_id else keys.PAYROLL_CHANGE_PREFIX
+        items = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            FilterExpression=_NOT_EXPIRED,
+            ExpressionAttributeValues=values(
+                {":pk": keys.connection(connection_id), ":p": prefix, ":now": clock.epoch()}
+            ),
+        )
+        return sorted(
+            (PayrollChange.model_validate(_fields(item)) for item in items), key=lambda c: (c.submitted_at, c.change_id)
+        )
 
     def claim_progress(self, connection_id: str, run_id: str, milestone: int) -> bool:
         """True for the one caller that first reports this progress milestone (so each is logged once)."""
@@ -766,6 +794,18 @@ class Store:
                 "refreshed_at": clock.iso(),
             },
         )
+
+    def clear_lookups(self, connection_id: str, prefix: str) -> int:
+        """Delete the stored lookups whose names start with `prefix` (a run refreshes them); how many went."""
+        items = dynamo.query(
+            self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :l)",
+            ProjectionExpression="pk, sk",
+            ExpressionAttributeValues=values({":pk": keys.connection(connection_id), ":l": keys.lookup(prefix)}),
+        )
+        deletes = [(item["pk"], item["sk"]) for item in items]
+        dynamo.batch_write(self.table, [], deletes)
+        return len(deletes)
 
     def get_lookup(self, connection_id: str, name: str) -> list[str] | None:
         item = dynamo.get(self.table, keys.connection(connection_id), keys.lookup(name), consistent=False)

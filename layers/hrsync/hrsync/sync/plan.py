@@ -43,7 +43,11 @@ class Policy:
     match_on: MatchKey = MatchKey.CODE
     opt_in: bool = False
     department_lookup: bool = True
+    # How reasons and the log name a target record and the field holding the payroll code.
     record_name: str = "user"
+    key_word: str = "reference"
+    # Sent when the target record is created, then owned by the target: never compared or sent again.
+    create_only_fields: tuple[str, ...] = ()
 
 
 def not_selected_reason(policy: Policy) -> str:
@@ -172,11 +176,16 @@ def plan_run(
     departments: set[str] | None,
     only: set[str] | None = None,
     enrolled: set[str] | None = None,
+    force: bool = False,
+    known_conflicts: tuple[PlannedConflict, ...] = (),
     today: date | None = None,
 ) -> Plan:
     """Decide, for every source employee, what the run does. Pure: no I/O.
 
-    `enrolled`: for an opt-in policy, the employees HR has selected (stored, plus this run's selection)."""
+    `enrolled`: for an opt-in policy, the employees HR has selected (stored, plus this run's selection).
+    `only` restricts the run to those employees (the rest of the population still counts for duplicates);
+    `force` sends every synced field of a matched employee even when nothing looks changed; `known_conflicts`
+    (found while reading) go on the report and keep their employees from syncing."""
     today = today or date.today()
     plan = Plan()
     index = _TargetIndex(target)
@@ -221,6 +230,10 @@ def plan_run(
         if employee.email and employee.status is not EmploymentStatus.FORMER:
             source_by_email[employee.email.lower()].append(employee)
     conflicted: dict[str, str] = {}
+    for known in known_conflicts:
+        plan.conflicts.append(known)
+        for employee_id in known.employee_ids:
+            conflicted.setdefault(employee_id, known.reason)
     for code, group in source_by_code.items():
         if len(group) > 1:
             reason = f"payroll code {code} is held by {len(group)} employees in {src}"
@@ -228,7 +241,7 @@ def plan_run(
     for code, users in index.by_code.items() if policy.match_on is MatchKey.CODE else ():
         if len(users) > 1:
             holders = source_by_code.get(code, [])
-            reason = f"reference {code} is held by {len(users)} {tgt} users"
+            reason = f"{policy.key_word} {code} is held by {len(users)} {tgt} {policy.record_name}s"
             _add_conflict(plan, ConflictKind.DUPLICATE_TARGET_REFERENCE, code, reason, code, holders, users, conflicted)
     for email, group in source_by_email.items():
         if len(group) > 1:
@@ -273,7 +286,7 @@ def plan_run(
     for target_id, group in claimed.items():
         if len(group) > 1:
             record = index.by_id[target_id]
-            reason = f"one {tgt} user is matched by {len(group)} employees"
+            reason = f"one {tgt} {policy.record_name} is matched by {len(group)} employees"
             _add_conflict(
                 plan,
                 ConflictKind.DUPLICATE_TARGET_REFERENCE,
@@ -294,7 +307,7 @@ def plan_run(
             )
             continue
         match, matched_by = matches[employee.id]
-        planned = _plan_employee(employee, match, matched_by, index, policy, departments, source, target)
+        planned = _plan_employee(employee, match, matched_by, index, policy, departments, source, target, force=force)
         if policy.opt_in and not _in_sync(employee, links, enrolled or set()):
             planned = _awaiting_selection(planned, policy)
         plan.employees.append(planned)
@@ -354,6 +367,8 @@ def _plan_employee(
     departments: set[str] | None,
     source: Listing,
     target: Listing,
+    *,
+    force: bool = False,
 ) -> EmployeePlan:
     src, tgt = policy.source_name, policy.target_name
 
@@ -371,14 +386,15 @@ def _plan_employee(
         rejection = index.unreadable_codes[employee.code]
         return result(
             Outcome.NOT_SYNCING,
-            reason=f"the {tgt} user holding this reference could not be read (field {rejection.field})",
+            reason=f"the {tgt} {policy.record_name} holding this {policy.key_word} could not be read "
+            f"(field {rejection.field})",
         )
 
     if employee.status is EmploymentStatus.FORMER:
         if match is None:
             return result(
                 Outcome.NOT_SYNCING,
-                reason=f"has left and has no {tgt} user; leavers are never created",
+                reason=f"has left and has no {tgt} {policy.record_name}; leavers are never created",
             )
         if match.leave_date is not None and (employee.leave_date is None or match.leave_date == employee.leave_date):
             return result(Outcome.IN_STEP, target_id=match.id, matched_by=matched_by)
@@ -416,16 +432,17 @@ def _plan_employee(
             )
             return result(Outcome.NOT_SYNCING, reason=why, warnings=tuple(warnings))
         if holders or email in index.unreadable_emails:
-            other = "no reference" if holders and not holders[0].code else "another reference"
+            other = f"no {policy.key_word}" if holders and not holders[0].code else f"another {policy.key_word}"
             return result(
                 Outcome.NOT_SYNCING,
                 reason=(
-                    f"email already used by an existing {tgt} user with {other}; "
-                    "an administrator must set that user's reference to the payroll code"
+                    f"email already used by an existing {tgt} {policy.record_name} with {other}; "
+                    f"an administrator must set that {policy.record_name}'s {policy.key_word} to the payroll code"
                 ),
                 warnings=tuple(warnings),
             )
-        fields = tuple(name for name, value in desired.items() if value is not None)
+        on_create, _ = _desired(employee, policy.create_only_fields, departments)
+        fields = tuple(name for name, value in (desired | on_create).items() if value is not None)
         return result(Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings))
 
     changed = _changed_fields(desired, match, email_case=policy.match_on is MatchKey.CODE)
@@ -442,9 +459,11 @@ def _plan_employee(
             Outcome.NOT_SYNCING,
             target_id=match.id,
             matched_by=matched_by,
-            reason=f"payroll code changed but another {tgt} user holds it as reference",
+            reason=f"payroll code changed but another {tgt} {policy.record_name} holds it as {policy.key_word}",
             warnings=tuple(warnings),
         )
+    if force:  # sent whatever the comparison says: the target may hold what the listing cannot show
+        changed = tuple(name for name, value in desired.items() if value is not None or name in changed)
     if not changed:
         return result(
             Outcome.IN_STEP,
