@@ -100,13 +100,7 @@ def _reread(payroll: MicrOpay, ids: list[str]) -> tuple[list[Employee], list[Rec
         except RecordNotFoundError:
             return None  # no longer in payroll: its state stays as it was
         except ExternalSystemError as exc:
-            return RecordRejection(
-                record_id=employee_id,
-                position=f"employee {employee_id}",
-                field="(read)",
-                reason=str(exc),
-                retryable=True,
-            )
+            return RecordRejection.read_failed(employee_id, str(exc))
 
     records: list[Employee] = []
     rejections: list[RecordRejection] = []

@@ -109,6 +109,11 @@ class RecordRejection(BaseModel):
     keys: dict[str, str] = {}
     retryable: bool = False
 
+    @classmethod
+    def read_failed(cls, record_id: str, reason: str) -> RecordRejection:
+        """A record whose read failed for a reason that may pass (an outage): tried again by a later run."""
+        return cls(record_id=record_id, position=f"employee {record_id}", field="(read)", reason=reason, retryable=True)
+
 
 class Listing(BaseModel):
     """What a read of one system returned: the records, the ones it could not read, and whether it is whole."""

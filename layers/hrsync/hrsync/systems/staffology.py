@@ -262,13 +262,7 @@ class StaffologyPayroll:
                     reason="listed but not found when its details were read",
                 )
             except ExternalSystemError as exc:
-                return RecordRejection(
-                    record_id=employee_id,
-                    position=f"employee {employee_id}",
-                    field="(read)",
-                    reason=str(exc),
-                    retryable=True,
-                )
+                return RecordRejection.read_failed(employee_id, str(exc))
 
         with ThreadPoolExecutor(max_workers=self._concurrency) as pool:
             # map() submits every id at once: in slices, 100,000 ids never hold 100,000 futures
