@@ -92,12 +92,32 @@ class ExpenseInSimulator(Simulator):
         super().__init__(port=port)
         self.api_key = api_key
         self._users: dict[str, dict[str, Any]] = {}
+        # user ids by reference and by lower-cased email, so a create checks uniqueness without a scan
+        self._holders: dict[tuple[str, str], set[str]] = {}
         self._departments: list[dict[str, Any]] = []
         self._next_id = 1
 
     # --- state hooks -------------------------------------------------------------------------------------
     def clear_state(self) -> None:
         self._users, self._departments, self._next_id = {}, [], 1
+        self._holders = {}
+
+    def _keys(self, user: dict[str, Any]) -> list[tuple[str, str]]:
+        """What makes a user unique: its reference, and its email in any letters' case."""
+        found = []
+        if isinstance(user.get("reference"), str) and user["reference"]:
+            found.append(("reference", user["reference"]))
+        if isinstance(user.get("email"), str):
+            found.append(("email", user["email"].lower()))
+        return found
+
+    def _index(self, user: dict[str, Any]) -> None:
+        for key in self._keys(user):
+            self._holders.setdefault(key, set()).add(user["id"])
+
+    def _unindex(self, user: dict[str, Any]) -> None:
+        for key in self._keys(user):
+            self._holders.get(key, set()).discard(user["id"])
 
     def load_records(self, records: list[Any]) -> None:
         given: set[str] = set()
@@ -112,12 +132,13 @@ class ExpenseInSimulator(Simulator):
             if user_id in given:
                 raise HttpError(400, f"record {index} repeats id {user_id}", extra={"index": index})
             given.add(user_id)
-        self._users, self._next_id = {}, 1
+        self._users, self._next_id, self._holders = {}, 1, {}
         for record in records:
             user = _blank_user() | {name: value for name, value in record.items() if name != "isActive"}
             if user["id"] is None:
                 user["id"] = self._new_id(reserved=given)
             self._users[user["id"]] = user
+            self._index(user)
 
     def dump_records(self) -> list[Any]:
         return [self._render(user) for user in self._users.values()]
@@ -154,15 +175,15 @@ class ExpenseInSimulator(Simulator):
         reference = request.param("reference")
         email = request.param("email")
         users = [
-            rendered
-            for rendered in map(self._render, self._users.values())
-            if (include_leavers or rendered["isActive"])
-            and (reference is None or rendered["reference"] == reference)
-            and (email is None or (isinstance(rendered["email"], str) and rendered["email"].lower() == email.lower()))
+            user
+            for user in self._users.values()
+            if (include_leavers or self._active(user))
+            and (reference is None or user.get("reference") == reference)
+            and (email is None or (isinstance(user.get("email"), str) and user["email"].lower() == email.lower()))
         ]
         start = (page - 1) * page_size
         return {
-            "items": users[start : start + page_size],
+            "items": [self._render(user) for user in users[start : start + page_size]],
             "page": page,
             "pageSize": page_size,
             "totalItems": len(users),
@@ -180,6 +201,7 @@ class ExpenseInSimulator(Simulator):
         user = _blank_user() | changes
         user["id"] = self._new_id()
         self._users[user["id"]] = user
+        self._index(user)
         return Response(201, self._render(user), {"Location": f"{API_PREFIX}/users/{user['id']}"})
 
     @route("PATCH", API_PREFIX + "/users/{id}")
@@ -187,7 +209,9 @@ class ExpenseInSimulator(Simulator):
         user = self._require_user(request)
         changes = self._validated(request.json(), creating=False)
         self._require_unique({**user, **changes}, exclude=user["id"])
+        self._unindex(user)
         user.update(changes)
+        self._index(user)
         return self._render(user)
 
     @route("GET", API_PREFIX + "/departments")
@@ -208,10 +232,13 @@ class ExpenseInSimulator(Simulator):
             raise HttpError(404, "User not found")
         return user
 
-    def _render(self, user: dict[str, Any]) -> dict[str, Any]:
+    def _active(self, user: dict[str, Any]) -> bool:
         leave_date = _parse_date(user.get("leaveDate"))
+        return leave_date is None or leave_date > self.today()
+
+    def _render(self, user: dict[str, Any]) -> dict[str, Any]:
         rendered = {name: user.get(name) for name in USER_FIELDS}
-        rendered["isActive"] = leave_date is None or leave_date > self.today()
+        rendered["isActive"] = self._active(user)
         return rendered | {name: value for name, value in user.items() if name not in rendered}
 
     def _validated(self, body: Any, *, creating: bool) -> dict[str, Any]:
@@ -288,15 +315,9 @@ class ExpenseInSimulator(Simulator):
                 fail(field, f"{field} must be text of at most {MAX_TEXT_LENGTH} characters, or null")
 
     def _require_unique(self, candidate: dict[str, Any], *, exclude: str | None) -> None:
-        others = [user for user_id, user in self._users.items() if user_id != exclude]
-        reference = candidate.get("reference")
-        if isinstance(reference, str) and reference and any(u.get("reference") == reference for u in others):
-            raise HttpError(409, "A user with this reference already exists")
-        email = candidate.get("email")
-        if isinstance(email, str) and any(
-            isinstance(u.get("email"), str) and u["email"].lower() == email.lower() for u in others
-        ):
-            raise HttpError(409, "A user with this email already exists")
+        for kind, value in self._keys(candidate):
+            if self._holders.get((kind, value), set()) - {exclude}:
+                raise HttpError(409, f"A user with this {kind} already exists")
 
     # --- command line ------------------------------------------------------------------------------------
     @classmethod

@@ -112,10 +112,12 @@ class StaffologySimulator(Simulator):
         self._employees: dict[str, dict[str, Any]] = {}
         self._departments: list[dict[str, Any]] = []
         self._changes: list[tuple[datetime, dict[str, Any]]] = []
+        self._listings: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # cleared whenever records change
 
     # --- state hooks -------------------------------------------------------------------------------------
     def clear_state(self) -> None:
         self._employees, self._departments, self._changes = {}, [], []
+        self._listings = {}
 
     def load_records(self, records: list[Any]) -> None:
         loaded: dict[str, dict[str, Any]] = {}
@@ -130,6 +132,7 @@ class StaffologySimulator(Simulator):
             loaded[employee_id] = record
         self._log_changes(self._employees, loaded)
         self._employees = loaded
+        self._listings = {}
 
     def dump_records(self) -> list[Any]:
         return list(self._employees.values())
@@ -170,13 +173,21 @@ class StaffologySimulator(Simulator):
         request.uuid_param("pensionSchemeId")
         sort_by = request.choice_param("sortBy", EMPLOYEE_SORT_FIELDS)
         descending = request.bool_param("sortDescending", False)
-        employees = [
-            record
-            for record in self._employees.values()
-            if (status is None or employee_status(record) == status)
-            and (dept_code is None or _dig(record, "employmentDetails", "department", "code") == dept_code)
-        ]
-        employees = self._sorted(employees, sort_by, descending)
+        # A client pages through one listing: filter and sort it once per set of records, not per page.
+        listing_key = (status, dept_code, sort_by, descending)
+        employees = self._listings.get(listing_key)
+        if employees is None:
+            employees = self._sorted(
+                [
+                    record
+                    for record in self._employees.values()
+                    if (status is None or employee_status(record) == status)
+                    and (dept_code is None or _dig(record, "employmentDetails", "department", "code") == dept_code)
+                ],
+                sort_by,
+                descending,
+            )
+            self._listings[listing_key] = employees
         start = page_num * page_size
         return [self._item(record) for record in employees[start : start + page_size]]
 
