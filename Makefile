@@ -43,7 +43,7 @@ test: setup
 chaos: $(STAMP)
 	$(PY) -m sandbox.chaos
 
-# Speed figures on the local stack (work in progress: issue 4).
+# Speed, memory and cost figures on the local stack: a table, and bench/results.json (README: Performance).
 bench: $(STAMP)
 	$(PY) -m sandbox.bench
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -15,6 +16,7 @@ from botocore.exceptions import ClientError
 
 from hrsync.errors import HrsyncError
 
+WRITE_CONCURRENCY = 8  # BatchWriteItem calls in flight at once for one large write (a run's states)
 _SER = TypeSerializer()
 _DE = TypeDeserializer()
 Item = dict[str, Any]
@@ -126,19 +128,27 @@ def put(table: str, item: Mapping[str, Any], **kwargs: Any) -> None:
 
 
 def batch_write(table: str, puts: list[Item], deletes: list[tuple[str, str]] | None = None) -> None:
-    """BatchWriteItem in 25s, retrying UnprocessedItems with backoff."""
+    """BatchWriteItem in 25s, up to WRITE_CONCURRENCY at once, retrying UnprocessedItems with backoff."""
     requests = [{"PutRequest": {"Item": serialize(item)}} for item in puts]
     requests += [{"DeleteRequest": {"Key": values({"pk": pk, "sk": sk})}} for pk, sk in deletes or []]
-    for start in range(0, len(requests), 25):
-        pending = {table: requests[start : start + 25]}
-        for attempt in range(10):
-            response = client().batch_write_item(RequestItems=pending)
-            pending = response.get("UnprocessedItems") or {}
-            if not pending:
-                break
-            time.sleep(min(2.0, 0.05 * 2**attempt))
-        else:
-            raise StoreError("DynamoDB left items unprocessed after 10 tries")
+    chunks = [requests[start : start + 25] for start in range(0, len(requests), 25)]
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            _write_chunk(table, chunk)
+        return
+    with ThreadPoolExecutor(max_workers=WRITE_CONCURRENCY) as pool:
+        list(pool.map(lambda chunk: _write_chunk(table, chunk), chunks))
+
+
+def _write_chunk(table: str, chunk: list[dict[str, Any]]) -> None:
+    pending: dict[str, Any] = {table: chunk}
+    for attempt in range(10):
+        response = client().batch_write_item(RequestItems=pending)
+        pending = response.get("UnprocessedItems") or {}
+        if not pending:
+            return
+        time.sleep(min(2.0, 0.05 * 2**attempt))
+    raise StoreError("DynamoDB left items unprocessed after 10 tries")
 
 
 def batch_get(table: str, keys: list[tuple[str, str]]) -> list[Item]:
