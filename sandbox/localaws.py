@@ -751,6 +751,39 @@ def plain_moto_dynamodb_answers() -> None:
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
 
 
+def shallow_moto_query_results() -> None:
+    """Let moto's Query hand back its matching items without deep-copying every one of them first.
+
+    moto's Table.query deep-copies every item of the partition that matches the key condition before it
+    pages, on every page: reading 10,000 employee states (seven pages) took about 70,000 deep copies
+    (profiled: most of a no-change run's time). The copies guard the stored items against later changes to
+    the results; nothing changes them here (projections build new items, and item answers are dumped as
+    JSON, see plain_moto_dynamodb_answers), so a list of items is copied shallowly. Every other deep copy in
+    that module (single items, tables, backups) stays deep.
+    """
+    import copy as copy_module
+
+    import moto.dynamodb.models.table as dynamodb_table
+    from moto.dynamodb.models.dynamo_type import Item
+
+    if getattr(dynamodb_table.copy, "_shallow_lists", False):
+        return
+
+    class _Copy:
+        _shallow_lists = True
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy_module, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, list) and all(isinstance(item, Item) for item in value):
+                return list(value)
+            return copy_module.deepcopy(value, memo)
+
+    dynamodb_table.copy = _Copy()  # type: ignore[assignment]
+
+
 def tune_moto() -> None:
     """Everything the local AWS changes in moto: atomic requests, cheap transactions, conditions and answers,
     and queue sends."""
@@ -758,6 +791,7 @@ def tune_moto() -> None:
     snapshot_moto_transactions()
     cache_moto_conditions()
     plain_moto_dynamodb_answers()
+    shallow_moto_query_results()
     lazy_moto_queue_attributes()
 
 
