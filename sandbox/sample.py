@@ -185,3 +185,30 @@ def ess_member(member_id: str, code: str | None, first_name: str, surname: str, 
         "email": email,
         "active": True,
     }
+
+
+def worknice_person(
+    person_id: str,
+    code: str | None,
+    first_name: str,
+    last_name: str,
+    email: str | None = None,
+    *,
+    street: str = "1 George St",
+    status: str = "ACTIVE",
+    tax_free_threshold: bool = True,
+) -> dict[str, Any]:
+    """A Worknice person as the simulator serves it (field names beyond the vendor notes provisional)."""
+    return {
+        "id": person_id,
+        "displayName": f"{first_name} {last_name}",
+        "status": status,
+        "employeeCode": code,
+        "firstName": first_name,
+        "lastName": last_name,
+        "profileEmail": email,
+        "profilePhone": "0400 000 000",
+        "startDate": "2023-02-06",
+        "profileAddress": {"street": street, "suburb": "Sydney", "state": "NSW", "postcode": "2000", "country": "AU"},
+        "taxDetails": {"taxFreeThreshold": tax_free_threshold, "residencyStatus": "RESIDENT", "helpDebt": False},
+    }

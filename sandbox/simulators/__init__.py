@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from sandbox.simulators.staffology import DEFAULT_API_KEY as STAFFOLOGY_API_KEY
     from sandbox.simulators.staffology import DEFAULT_EMPLOYER_ID as STAFFOLOGY_EMPLOYER_ID
     from sandbox.simulators.staffology import StaffologySimulator
+    from sandbox.simulators.worknice import DEFAULT_TOKEN as WORKNICE_TOKEN
+    from sandbox.simulators.worknice import WorkniceSimulator
 
 _PUBLIC = {
     "Faults": ("base", "Faults"),
@@ -39,6 +41,8 @@ _PUBLIC = {
     "StaffologySimulator": ("staffology", "StaffologySimulator"),
     "STAFFOLOGY_API_KEY": ("staffology", "DEFAULT_API_KEY"),
     "STAFFOLOGY_EMPLOYER_ID": ("staffology", "DEFAULT_EMPLOYER_ID"),
+    "WorkniceSimulator": ("worknice", "WorkniceSimulator"),
+    "WORKNICE_TOKEN": ("worknice", "DEFAULT_TOKEN"),
 }
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "EXPENSEIN_API_KEY",
     "STAFFOLOGY_API_KEY",
     "STAFFOLOGY_EMPLOYER_ID",
+    "WORKNICE_TOKEN",
     "AccessEssSimulator",
     "BenefitsSimulator",
     "ExpenseInSimulator",
@@ -56,6 +61,7 @@ __all__ = [
     "Response",
     "Simulator",
     "StaffologySimulator",
+    "WorkniceSimulator",
     "route",
 ]
 

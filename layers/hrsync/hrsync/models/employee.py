@@ -39,6 +39,17 @@ class EmergencyContact(BaseModel):
     phone: str | None = None
 
 
+class TaxDetails(BaseModel):
+    """An Australian employee's tax declaration (MicrOpay and Worknice; JSON names provisional in both)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    tax_file_number: str | None = None
+    tax_free_threshold: bool | None = None
+    residency_status: str | None = None
+    help_debt: bool | None = None
+
+
 class BankAccount(BaseModel):
     """One of an employee's pay accounts (Australian: a BSB). `amount` is fixed; the balance-of-pay account has
     none. MicrOpay takes no percentages."""
@@ -91,6 +102,7 @@ class Employee(BaseModel):
     address: Address | None = None
     emergency_contact: EmergencyContact | None = None
     bank_accounts: tuple[BankAccount, ...] | None = None
+    tax: TaxDetails | None = None
 
 
 class RecordRejection(BaseModel):
