@@ -52,7 +52,7 @@ IMMEDIATE_FIELDS = (
     "emergencyContactPhone",
     "preferredName",
 )
-PAY_FIELDS = ("bankAccounts",)
+PAY_FIELDS = ("bankAccounts", "taxDetails")
 _BSB = re.compile(r"^\d{3}-\d{3}$")
 
 
@@ -295,6 +295,9 @@ class MicrOpaySimulator(Simulator):
                 errors.append({"field": name, "message": f"{name} cannot be changed through the API"})
             elif name == "bankAccounts":
                 errors.extend(self._bank_errors(value))
+            elif name == "taxDetails":
+                if not isinstance(value, dict):
+                    errors.append({"field": name, "message": "taxDetails must be an object"})
             elif value is not None and (not isinstance(value, str) or len(value) > 120):
                 errors.append({"field": name, "message": f"{name} must be text of at most 120 characters, or null"})
         if errors:

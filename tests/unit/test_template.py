@@ -265,6 +265,6 @@ def test_every_connector_has_its_run_function_schedule_and_api_entry(template: d
         props = _props(template, function)
         assert props["EventInvokeConfig"]["MaximumRetryAttempts"] == 0, function
         [schedule] = [e["Properties"] for e in props["Events"].values() if e["Type"] == "ScheduleV2"]
-        # micropay-ess serves Australian employers: 04:00 in its own timezone parameter
-        timezone = "MicropayScheduleTimezone" if connector == "micropay-ess" else "ScheduleTimezone"
+        # The MicrOpay connectors serve Australian employers: 04:00 in their own timezone parameter
+        timezone = "MicropayScheduleTimezone" if connector.startswith("micropay-") else "ScheduleTimezone"
         assert schedule["ScheduleExpressionTimezone"] == {"Ref": timezone}, function

@@ -439,6 +439,8 @@ def _new_state(
         enrolled=p.employee_id in (selected or ()) or bool(old and old.enrolled),
         awaiting_selection=p.awaiting_selection,
         assigned_benefits_level=old.assigned_benefits_level if old else None,
+        merge_base=old.merge_base if old else {},
+        merge_pending=old.merge_pending if old else {},
     )
 
 

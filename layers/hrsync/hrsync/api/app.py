@@ -8,11 +8,13 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from hrsync import clock
+from hrsync.conflicts import resolve_field_conflict
 from hrsync.connectors import get_connector, known_connectors
 from hrsync.context import forget_connections, store
 from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError, StateConflictError
 from hrsync.models.api import (
     BenefitsLevelRequest,
+    ConflictResolved,
     ConflictsView,
     ConnectionView,
     DismissRequest,
@@ -21,6 +23,7 @@ from hrsync.models.api import (
     ErrorBody,
     FailuresView,
     LogView,
+    ResolveRequest,
     RetryAccepted,
     RunsView,
     SelectionPreview,
@@ -40,6 +43,7 @@ from hrsync.store.secrets import current_version
 app = APIGatewayRestResolver(enable_validation=True)
 ConnectionId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 RunId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
+ConflictId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:#-]+$")]
 FailureId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 FailureStatus = Literal["OPEN", "RETRIED", "DISMISSED"]
 EmployeeIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -285,6 +289,17 @@ def get_employee(connection_id: ConnectionId, employee_id: EmployeeIdPath) -> Em
 def list_conflicts(connection_id: ConnectionId) -> ConflictsView:
     store().get_connection(connection_id)
     return ConflictsView(conflicts=store().list_conflicts(connection_id))
+
+
+@app.post(
+    "/connections/<connection_id>/conflicts/<conflict_id>/resolve",
+    summary="Settle a field changed differently on both sides: the winner's value is written to the other side",
+)
+def resolve_conflict(
+    connection_id: ConnectionId, conflict_id: ConflictId, body: Annotated[ResolveRequest, Body()]
+) -> ConflictResolved:
+    store().get_connection(connection_id)
+    return ConflictResolved.model_validate(resolve_field_conflict(connection_id, conflict_id, body.winner))
 
 
 @app.get("/failures", summary="Failures for review, newest first")

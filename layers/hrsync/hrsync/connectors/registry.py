@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hrsync.connectors import hr_benefits, micropay_ess, staffology_expensein
+from hrsync.connectors import hr_benefits, micropay_ess, micropay_worknice, staffology_expensein
 from hrsync.connectors.base import Connector
 from hrsync.errors import ConfigurationError
 
@@ -10,6 +10,7 @@ _CONNECTORS: dict[str, Connector] = {
     staffology_expensein.NAME: staffology_expensein.CONNECTOR,
     hr_benefits.NAME: hr_benefits.CONNECTOR,
     micropay_ess.NAME: micropay_ess.CONNECTOR,
+    micropay_worknice.NAME: micropay_worknice.CONNECTOR,
 }
 
 

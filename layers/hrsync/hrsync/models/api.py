@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -147,6 +147,21 @@ class EmployeeView(BaseModel):
 
 class ConflictsView(BaseModel):
     conflicts: list[Conflict]
+
+
+class ResolveRequest(BaseModel):
+    """Body of POST /connections/{id}/conflicts/{conflict_id}/resolve: whose value wins (source = the
+    connector's source system, target = its target)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    winner: Literal["source", "target"]
+
+
+class ConflictResolved(BaseModel):
+    conflict_id: str
+    winner: Literal["source", "target"]
+    written_to: str
 
 
 class FailuresView(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
@@ -28,6 +29,13 @@ class ConnectionOptions(BaseModel):
     # this overlap (the source's clock may run behind ours), and every so many days a run reads everyone.
     change_feed_overlap_seconds: int = Field(default=300, ge=0, le=86_400)
     full_read_every_days: int = Field(default=7, ge=1, le=31)
+    # Connectors with data groups (micropay-worknice): a direction per group (source_to_target,
+    # target_to_source, two_way, off; the connector checks each group and direction), how a two_way group
+    # settles a field changed differently on both sides (source, target, or review: a conflict to resolve),
+    # and which leave categories employees may see in the target.
+    directions: dict[str, str] = Field(default_factory=dict, max_length=20)
+    prefer: dict[str, Literal["source", "target", "review"]] = Field(default_factory=dict, max_length=20)
+    visible_leave_categories: list[str] | None = Field(default=None, max_length=50)
 
     def leaver_threshold(self, linked: int) -> int:
         """The most leaver marks a run may make without approval: a share of linked users, with a floor."""

@@ -108,6 +108,10 @@ class EmployeeState(BaseModel):
     enrolled: bool = False
     awaiting_selection: bool = False
     assigned_benefits_level: str | None = None
+    # Two-way groups (sync/merge.py): per field, the HMAC of the value both sides last held, and the HMAC of a
+    # value sent for payroll's approval that payroll has not applied yet (so it is not sent again).
+    merge_base: dict[str, str] = Field(default_factory=dict)
+    merge_pending: dict[str, str] = Field(default_factory=dict)
 
 
 class HistoryEntry(BaseModel):
@@ -124,6 +128,7 @@ class ConflictKind(StrEnum):
     DUPLICATE_TARGET_REFERENCE = "duplicate_target_reference"
     DUPLICATE_EMAIL = "duplicate_email"
     UNMATCHED_TARGET_RECORD = "unmatched_target_record"  # a target record whose code no source employee holds
+    CHANGED_ON_BOTH_SIDES = "changed_on_both_sides"  # a two_way field changed differently in both systems
 
 
 class Conflict(BaseModel):
@@ -134,6 +139,13 @@ class Conflict(BaseModel):
     employee_ids: list[str] = Field(default_factory=list)
     target_ids: list[str] = Field(default_factory=list)
     run_id: str
+    # A field conflict (CHANGED_ON_BOTH_SIDES): the data group and field, and digests of what each side held
+    # when it was reported (never the values), so resolving it writes only if neither side changed since.
+    group: str | None = None
+    field: str | None = None
+    source_digest: str | None = None
+    target_digest: str | None = None
+    base_digest: str | None = None
 
 
 class PayrollChangeState(StrEnum):

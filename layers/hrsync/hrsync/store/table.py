@@ -775,6 +775,25 @@ class Store:
             puts.append(item)
         dynamo.batch_write(self.table, puts, deletes)
 
+    def put_conflicts(self, connection_id: str, conflicts: list[Conflict]) -> None:
+        """Add conflicts to the report (or replace those with the same ids), leaving the others."""
+        pk = keys.connection(connection_id)
+        puts = []
+        for conflict in conflicts:
+            item = conflict.model_dump(mode="json")
+            item.update(pk=pk, sk=keys.conflict(conflict.conflict_id))
+            puts.append(item)
+        dynamo.batch_write(self.table, puts)
+
+    def get_conflict(self, connection_id: str, conflict_id: str) -> Conflict:
+        item = dynamo.get(self.table, keys.connection(connection_id), keys.conflict(conflict_id))
+        if not item:
+            raise NotFoundError(f"connection {connection_id} has no conflict {conflict_id}")
+        return Conflict.model_validate(_fields(item))
+
+    def delete_conflict(self, connection_id: str, conflict_id: str) -> None:
+        dynamo.batch_write(self.table, [], [(keys.connection(connection_id), keys.conflict(conflict_id))])
+
     def list_conflicts(self, connection_id: str) -> list[Conflict]:
         items = dynamo.query(
             self.table,

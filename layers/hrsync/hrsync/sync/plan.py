@@ -48,6 +48,10 @@ class Policy:
     key_word: str = "reference"
     # Sent when the target record is created, then owned by the target: never compared or sent again.
     create_only_fields: tuple[str, ...] = ()
+    # False: hrsync never creates target records nor marks leavers there (the target's own people are linked
+    # by the key; micropay-worknice): an unmatched employee or a leaver is NOT_SYNCING with the reason.
+    creates: bool = True
+    marks_leavers: bool = True
 
 
 def not_selected_reason(policy: Policy) -> str:
@@ -398,6 +402,13 @@ def _plan_employee(
             )
         if match.leave_date is not None and (employee.leave_date is None or match.leave_date == employee.leave_date):
             return result(Outcome.IN_STEP, target_id=match.id, matched_by=matched_by)
+        if not policy.marks_leavers:
+            return result(
+                Outcome.NOT_SYNCING,
+                target_id=match.id,
+                matched_by=matched_by,
+                reason=f"has left {src}; leavers are offboarded in {tgt} itself",
+            )
         if not source.complete:
             return result(
                 Outcome.NOT_SYNCING,
@@ -416,6 +427,12 @@ def _plan_employee(
     desired, warnings = _desired(employee, policy.synced_fields, departments, lookup=policy.department_lookup)
     email = _lower(employee.email)
     record = policy.record_name
+    if match is None and not policy.creates:
+        return result(
+            Outcome.NOT_SYNCING,
+            reason=f"no {tgt} {record} holds this {policy.key_word}; hrsync does not create {tgt} {record}s",
+            warnings=tuple(warnings),
+        )
     if match is None:
         if not target.complete:
             return result(

@@ -11,7 +11,8 @@ in JSON samples; auth is an API key plus a username and password issued by MicrO
 PROVISIONAL (our model, not MicrOpay's published names): the `X-Api-Key` header with HTTP Basic for the user;
 `page` 1-based and a bare JSON array per page (read until a short page); `changedSince` as an ISO date-time; the
 fields `terminationDate`, `superFund`, `emergencyContactName`, `emergencyContactPhone`, `bankAccounts[]` with
-`{bsbCode, accountNumber, accountName, payAmount, balanceOfPay, order}`; lookup entries `{code, description}`;
+`{bsbCode, accountNumber, accountName, payAmount, balanceOfPay, order}`, `taxDetails {taxFileNumber,
+taxFreeThreshold, residencyStatus, helpDebt}` (a pay field: ChangeEmployee only); lookup entries `{code, description}`;
 `POST api/ChangeEmployee` and `POST api/ChangeEmployeeImmediate` taking `{empCode, changes: {...}}`, the first
 answering `{statusId, status}`; `GET api/ChangeEmployee/{statusId}` -> `{statusId, status: Pending|Approved|
 Rejected, reason}`. The sandbox simulator (sandbox/simulators/micropay.py) speaks the same names.
@@ -38,6 +39,7 @@ from hrsync.models.employee import (
     EmploymentStatus,
     Listing,
     RecordRejection,
+    TaxDetails,
 )
 from hrsync.systems.http import RateBudget, RetryPolicy, build_client, json_body, send
 from hrsync.systems.mapping import VendorModel, clean_text, id_of, rejection_from
@@ -69,7 +71,7 @@ PROFILE_JSON = {
     "address": ("street", "suburbCity", "state", "postcode", "country"),
     "emergency_contact": ("emergencyContactName", "emergencyContactPhone"),
 }
-PAY_FIELDS = ("bank_accounts",)
+PAY_FIELDS = ("bank_accounts", "tax")
 
 
 def money(value: object) -> str | None:
@@ -99,6 +101,13 @@ class _BankAccount(VendorModel):
         return money(value)
 
 
+class _TaxDetails(VendorModel):
+    taxFileNumber: str | None = Field(default=None, pattern=r"^\d{8,9}$")
+    taxFreeThreshold: bool | None = None
+    residencyStatus: str | None = Field(default=None, max_length=30)
+    helpDebt: bool | None = None
+
+
 class _EmployeeDetails(VendorModel):
     empCode: str = Field(min_length=1, max_length=EMP_CODE_MAX)
     firstName: str = Field(min_length=1, max_length=50)
@@ -123,6 +132,7 @@ class _EmployeeDetails(VendorModel):
     emergencyContactName: str | None = Field(default=None, max_length=100)
     emergencyContactPhone: str | None = Field(default=None, max_length=30)
     bankAccounts: list[_BankAccount] | None = Field(default=None, max_length=10)
+    taxDetails: _TaxDetails | None = None
 
 
 class DeletedEmployee(BaseModel):
@@ -237,7 +247,20 @@ def employee_from_micropay(
         address=_address(vendor),
         emergency_contact=contact if contact != EmergencyContact() else None,
         bank_accounts=_bank_accounts(vendor.bankAccounts),
+        tax=_tax(vendor.taxDetails),
     )
+
+
+def _tax(vendor: _TaxDetails | None) -> TaxDetails | None:
+    if vendor is None:
+        return None
+    tax = TaxDetails(
+        tax_file_number=vendor.taxFileNumber,
+        tax_free_threshold=vendor.taxFreeThreshold,
+        residency_status=clean_text(vendor.residencyStatus),
+        help_debt=vendor.helpDebt,
+    )
+    return tax if tax != TaxDetails() else None
 
 
 def deleted_employee(code: str, deleted: date) -> Employee:
@@ -271,6 +294,14 @@ def profile_changes(employee: Employee, fields: tuple[str, ...] | list[str]) -> 
                 }
                 for a in employee.bank_accounts or ()
             ]
+        elif name == "tax":
+            t = employee.tax or TaxDetails()
+            changes["taxDetails"] = {
+                "taxFileNumber": t.tax_file_number,
+                "taxFreeThreshold": t.tax_free_threshold,
+                "residencyStatus": t.residency_status,
+                "helpDebt": t.help_debt,
+            }
         else:
             raise ValueError(f"{name} is not a profile field MicrOpay takes")
     return changes

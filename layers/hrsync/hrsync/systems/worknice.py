@@ -32,6 +32,7 @@ from hrsync.errors import ExternalSystemError, RejectedBySystemError
 from hrsync.models.employee import (
     Address,
     BankAccount,
+    Department,
     Employee,
     EmploymentStatus,
     Listing,
@@ -506,3 +507,25 @@ class Worknice:
     def set_leave_balances(self, person_id: str, balances: dict[str, Decimal]) -> None:
         payload = [{"category": category, "hours": str(hours)} for category, hours in sorted(balances.items())]
         self.execute(SET_BALANCES, {"personId": person_id, "balances": payload})
+
+    # --- TargetSystem: what the shared run and worker may ask of a target ---------------------------------
+    def list_departments(self) -> list[Department]:
+        return []  # Worknice's departments are not synced with MicrOpay
+
+    def find(self, *, code: str | None = None, email: str | None = None) -> list[Employee]:
+        wanted_email = email.lower() if email else None
+        return [
+            record
+            for record in self.list_records().records
+            if (code is not None and record.code == code)
+            or (wanted_email is not None and (record.email or "").lower() == wanted_email)
+        ]
+
+    def create(self, employee: Employee, fields: tuple[str, ...]) -> str:
+        raise RejectedBySystemError(f"{NAME} people are created in {NAME}, never by hrsync", 400)
+
+    def update(self, target_id: str, employee: Employee, fields: tuple[str, ...]) -> None:
+        self.update_person(target_id, employee, fields)
+
+    def mark_leaver(self, target_id: str, leave_date: date) -> None:
+        raise RejectedBySystemError(f"{NAME} offboards leavers itself; hrsync does not mark them", 400)

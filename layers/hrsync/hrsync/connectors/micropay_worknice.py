@@ -1,0 +1,79 @@
+"""MicrOpay <-> Worknice: people linked by employee ID, each data group flowing the way the connection says.
+
+Source is MicrOpay (payroll), target is Worknice (HR): `source_to_target` is MicrOpay -> Worknice. A person is
+linked by their employee ID (MicrOpay's EmpCode == Worknice's employeeCode); hrsync never creates Worknice
+people nor marks leavers there. The plan links; the field work is done by `two_way.sync_data_groups` (the
+connector's upload step): one-way groups overwrite the receiving side, two_way groups are merged field by
+field against a stored base (sync/merge.py), with a conflict for review where both sides changed differently.
+
+Defaults follow Worknice's own MicrOpay integration table (../shared/specs/vendor-notes.md): personal and tax
+both ways, bank and super MicrOpay -> Worknice, leave requests Worknice -> MicrOpay, leave balances
+MicrOpay -> Worknice. A direction the systems cannot support is refused when the connection is saved (422).
+"""
+
+from __future__ import annotations
+
+from hrsync.connectors.base import Connector
+from hrsync.errors import ConfigurationError
+from hrsync.models.connection import Connection, Credentials
+from hrsync.settings import get_settings
+from hrsync.sync.groups import directions, integration_id
+from hrsync.sync.plan import Policy
+from hrsync.systems.http import RateBudget, RetryPolicy
+from hrsync.systems.micropay import MicrOpay
+from hrsync.systems.worknice import Worknice
+from hrsync.two_way import read_both_sides, sync_data_groups
+
+NAME = "micropay-worknice"
+SOURCE = "MicrOpay"
+TARGET = "Worknice"
+
+
+def _source(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> MicrOpay:
+    extra = credentials.source.model_extra or {}
+    for name in ("username", "password"):
+        if not isinstance(extra.get(name), str) or not extra[name]:
+            raise ConfigurationError(f"connection {connection.id}: secret field source.{name} is required for MicrOpay")
+    return MicrOpay.connect(
+        str(connection.source.base_url), credentials.source.api_key, extra["username"], extra["password"], policy
+    )
+
+
+def _target(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> Worknice:
+    limit = connection.options.target_rate_limit_per_s
+    share = get_settings().worker_concurrency
+    return Worknice.connect(
+        str(connection.target.base_url),
+        credentials.target.api_key,
+        policy,
+        budget=RateBudget(limit / share) if limit else None,
+    )
+
+
+def _policy(connection: Connection) -> Policy:
+    directions(connection)  # 422 on PUT /connections for a direction the systems cannot support
+    integration_id(connection)
+    # The plan only links (no synced fields): every field is moved by the groups' step, one way or merged.
+    return Policy(
+        source_name=SOURCE,
+        target_name=TARGET,
+        required_fields=("code",),
+        synced_fields=(),
+        department_lookup=False,
+        record_name="person",
+        key_word="employee ID",
+        creates=False,
+        marks_leavers=False,
+    )
+
+
+CONNECTOR = Connector(
+    name=NAME,
+    source_name=SOURCE,
+    target_name=TARGET,
+    open_source=_source,
+    open_target=_target,
+    policy_for=_policy,
+    read_run=read_both_sides,
+    upload_run=sync_data_groups,
+)

@@ -1,0 +1,266 @@
+"""micropay-worknice's run steps and the conflict resolution: data groups moved one way or merged both ways.
+
+Read: every MicrOpay employee and every Worknice person (the plan links them by employee ID). Then, once the
+plan's states are recorded, `sync_data_groups` reads both sides again (the values as they are now) and, per
+linked employee and data group, computes the writes (sync/merge.py: one way, or a three-way merge against the
+stored per-field base) and sends them: to Worknice with updatePerson, to MicrOpay with ChangeEmployeeImmediate
+for contact fields and ChangeEmployee (payroll's approval) for pay fields such as tax. A field's base moves
+only when both sides hold the same value: at once after a write both sides now hold, and for a change waiting
+for payroll's approval when a later run finds MicrOpay holding it (until then it is not sent again).
+A field changed differently on both sides is a conflict on the report (names and digests, never values),
+settled by the group's `prefer` option or through `POST /connections/{id}/conflicts/{conflict_id}/resolve`.
+Person connections in Worknice are kept in step with the links, and each run ends with completeIntegrationSync.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from hrsync import clock
+from hrsync.connectors.base import RunRead
+from hrsync.errors import ExternalSystemError
+from hrsync.models.employee import Employee
+from hrsync.models.records import (
+    Conflict,
+    ConflictKind,
+    EmployeeState,
+    Failure,
+    HistoryEntry,
+    Run,
+    SyncStatus,
+)
+from hrsync.observability import logger
+from hrsync.sync.groups import FIELD_GROUPS, directions, integration_id, prefer
+from hrsync.sync.merge import (
+    Direction,
+    FieldConflict,
+    MergeResult,
+    Side,
+    Write,
+    conflict_id,
+    field_digest,
+    merge_fields,
+    one_way,
+)
+from hrsync.systems.micropay import PAY_FIELDS, MicrOpay
+from hrsync.systems.worknice import Worknice
+
+if TYPE_CHECKING:
+    from hrsync.context import OpenConnection
+    from hrsync.store.table import Store
+
+SIDE_NAMES: dict[Side, str] = {"source": "MicrOpay", "target": "Worknice"}
+
+
+def systems_of(opened: OpenConnection) -> tuple[MicrOpay, Worknice]:
+    return cast(MicrOpay, opened.source), cast(Worknice, opened.target)
+
+
+def read_both_sides(
+    opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, object]
+) -> RunRead:
+    """Every MicrOpay employee and every Worknice person, for the plan to link by employee ID."""
+    started = clock.iso()
+    micropay, worknice = systems_of(opened)
+    db.log(run.run_id, "Reading MicrOpay employees and Worknice people")
+    source = micropay.list_employees()
+    target = worknice.list_records()
+    return RunRead(
+        source=source,
+        target=target,
+        departments=None,
+        started_at=started,
+        full=True,
+        details_read=len(source.records),
+    )
+
+
+def values_of(record: Employee, fields: tuple[str, ...]) -> dict[str, object]:
+    return {name: getattr(record, name) for name in fields}
+
+
+def merge_employee(
+    source: Employee, target: Employee, state: EmployeeState, opened: OpenConnection
+) -> tuple[MergeResult, dict[str, str]]:
+    """Every field group's writes and conflicts for one linked employee, and the data group of each field."""
+    connection = opened.connection
+    digest = field_digest(opened.secret)
+    chosen = directions(connection)
+    writes: list[Write] = []
+    conflicts: list[FieldConflict] = []
+    agreed: dict[str, str] = {}
+    group_of: dict[str, str] = {}
+    for group, fields in FIELD_GROUPS.items():
+        direction = chosen[group]
+        group_of.update(dict.fromkeys(fields, group))
+        s_values, t_values = values_of(source, fields), values_of(target, fields)
+        if direction is Direction.TWO_WAY:
+            result = merge_fields(
+                s_values, t_values, state.merge_base, fields, digest, prefer=prefer(connection, group)
+            )
+        else:
+            result = one_way(s_values, t_values, state.merge_base, fields, digest, direction)
+        writes += result.writes
+        conflicts += result.conflicts
+        agreed.update(result.agreed)
+    return MergeResult(tuple(writes), tuple(conflicts), agreed), group_of
+
+
+def send_writes(
+    micropay: MicrOpay,
+    worknice: Worknice,
+    source: Employee,
+    target: Employee,
+    writes: tuple[Write, ...],
+    base: dict[str, str],
+    pending: dict[str, str],
+) -> list[str]:
+    """Send `writes` (to Worknice in one updatePerson; to MicrOpay at once, or for approval when the field
+    affects pay) and move `base` / `pending` as they land. Returns "field -> System" for the history."""
+    sent: list[str] = []
+    to_target = [w for w in writes if w.to == "target"]
+    if to_target:
+        update = target.model_copy(update={w.name: w.value for w in to_target})
+        worknice.update_person(target.id, update, tuple(w.name for w in to_target))
+        for w in to_target:
+            base[w.name] = w.digest
+            sent.append(f"{w.name} -> Worknice")
+    to_source = [w for w in writes if w.to == "source"]
+    immediate = [w for w in to_source if w.name not in PAY_FIELDS]
+    for_approval = [w for w in to_source if w.name in PAY_FIELDS and pending.get(w.name) != w.digest]
+    if immediate:
+        update = source.model_copy(update={w.name: w.value for w in immediate})
+        micropay.change_employee_immediate(update, tuple(w.name for w in immediate))
+        for w in immediate:
+            base[w.name] = w.digest
+            pending.pop(w.name, None)
+            sent.append(f"{w.name} -> MicrOpay")
+    if for_approval:
+        update = source.model_copy(update={w.name: w.value for w in for_approval})
+        micropay.change_employee(update, tuple(w.name for w in for_approval))
+        for w in for_approval:
+            pending[w.name] = w.digest  # the base moves once payroll has applied it
+            sent.append(f"{w.name} -> MicrOpay (for payroll's approval)")
+    return sent
+
+
+def _field_conflict(run_id: str, state: EmployeeState, group: str, conflict: FieldConflict) -> Conflict:
+    return Conflict(
+        conflict_id=conflict_id(state.employee_id, group, conflict.name),
+        kind=ConflictKind.CHANGED_ON_BOTH_SIDES,
+        reason=(
+            f"{conflict.name} ({group}) was changed differently in MicrOpay and in Worknice since they last agreed; "
+            "nothing was written to either side. Resolve with POST .../resolve {winner: source (MicrOpay) | "
+            "target (Worknice)}, or set options.prefer for the group"
+        ),
+        code=state.code,
+        employee_ids=[state.employee_id],
+        target_ids=[state.target_id] if state.target_id else [],
+        run_id=run_id,
+        group=group,
+        field=conflict.name,
+        source_digest=conflict.source_digest,
+        target_digest=conflict.target_digest,
+        base_digest=conflict.base,
+    )
+
+
+def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> int:
+    """The upload step: move every linked employee's data groups; returns how many employees failed."""
+    micropay, worknice = systems_of(opened)
+    connection_id, run_id = run.connection_id, run.run_id
+    current = db.employee_states(connection_id)  # as the plan just recorded them: links made this run too
+    only = set(run.employee_ids) if run.employee_ids else None
+    linked = {
+        eid: s
+        for eid, s in current.items()
+        if s.target_id and s.status is SyncStatus.SUCCESSFUL and (only is None or eid in only)
+    }
+    chosen = directions(opened.connection)
+    for group in ("leave_requests", "leave_balances"):
+        if chosen[group] is not Direction.OFF:
+            db.log(run_id, f"{group}: not synced by this version of micropay-worknice", "WARNING")
+    if not linked:
+        return 0
+    source = {e.id: e for e in micropay.list_employees().records}
+    people, _ = worknice.list_people()
+    target = {p.employee.id: p.employee for p in people}
+    now = clock.iso()
+    conflicts: list[Conflict] = []
+    changed: list[EmployeeState] = []
+    history: list[tuple[EmployeeState, HistoryEntry]] = []
+    failures: list[Failure] = []
+    to_source = to_target = 0
+    for eid, state in sorted(linked.items()):
+        s, t = source.get(eid), target.get(state.target_id or "")
+        if s is None or t is None:
+            continue  # gone since the plan read them: the next run's plan says why
+        result, group_of = merge_employee(s, t, state, opened)
+        conflicts += [_field_conflict(run_id, state, group_of[c.name], c) for c in result.conflicts]
+        base = {**state.merge_base, **result.agreed}
+        pending = {k: v for k, v in state.merge_pending.items() if k not in result.agreed}
+        warnings = [f"{c.name} is in conflict: see the conflicts report" for c in result.conflicts]
+        try:
+            sent = send_writes(micropay, worknice, s, t, result.writes, base, pending)
+        except ExternalSystemError as exc:
+            reason = f"could not send {', '.join(sorted({w.name for w in result.writes}))}: {exc}"
+            new = state.model_copy(update={"status": SyncStatus.FAILED, "reason": reason, "updated_at": now})
+            changed.append(new)
+            history.append((new, HistoryEntry(time=now, run_id=run_id, outcome=SyncStatus.FAILED, reason=reason)))
+            failures.append(
+                Failure(
+                    failure_id=clock.new_id(),
+                    connection_id=connection_id,
+                    employee_id=eid,
+                    run_id=run_id,
+                    action="two_way_sync",
+                    reason=reason,
+                    failure_class="target_write",
+                    attempts=1,
+                    time=now,
+                )
+            )
+            continue
+        to_source += sum(1 for w in sent if w.endswith("MicrOpay") or "MicrOpay (" in w)
+        to_target += sum(1 for w in sent if w.endswith("Worknice"))
+        if base == state.merge_base and pending == state.merge_pending and warnings == state.warnings and not sent:
+            continue
+        new = state.model_copy(
+            update={"merge_base": base, "merge_pending": pending, "warnings": warnings, "updated_at": now}
+        )
+        changed.append(new)
+        if sent:
+            history.append(
+                (new, HistoryEntry(time=now, run_id=run_id, action="two_way_sync", fields=sent, outcome=new.status))
+            )
+    db.put_employee_states(changed, history, failures)
+    if conflicts:
+        db.put_conflicts(connection_id, conflicts)
+    db.log(
+        run_id,
+        f"Data groups: {to_target} fields sent to Worknice, {to_source} to MicrOpay, {len(conflicts)} in conflict, "
+        f"{len(failures)} employees failed",
+    )
+    _keep_person_connections(opened, db, run_id, linked)
+    return len(failures)
+
+
+def _keep_person_connections(opened: OpenConnection, db: Store, run_id: str, linked: dict[str, EmployeeState]) -> None:
+    """Worknice's person connections follow hrsync's links (remote id = EmpCode); then the sync is completed.
+    Bookkeeping only: a failure here is logged, no employee's outcome changes."""
+    _, worknice = systems_of(opened)
+    integration = integration_id(opened.connection)
+    try:
+        existing = {c.remote_id: c for c in worknice.person_connections(integration)}
+        for eid, state in sorted(linked.items()):
+            found = existing.get(eid)
+            if found is None:
+                worknice.create_person_connection(integration, state.target_id, eid, eid, "CONNECTED")
+            elif found.person_id != state.target_id or found.status != "CONNECTED":
+                worknice.update_person_connection(
+                    found.connection_id, remote_id=eid, remote_name=eid, status="CONNECTED"
+                )
+        worknice.complete_integration_sync(integration)
+    except ExternalSystemError as exc:
+        logger.warning("person connections not kept in step", extra={"run_id": run_id, "reason": str(exc)})
+        db.log(run_id, f"Worknice person connections could not be kept in step: {exc}", "WARNING")
