@@ -62,8 +62,8 @@ def directions(connection: Connection) -> dict[str, Direction]:
             raise ConfigurationError(f"options.directions.{group}: {direction.value} is not supported: {reason}")
         chosen[group] = direction
     for group in connection.options.prefer:
-        if group not in FIELD_GROUPS:
-            raise ConfigurationError(f"options.prefer.{group}: not a data group merged field by field")
+        if group not in FIELD_GROUPS or (group, TWO) in UNSUPPORTED:
+            raise ConfigurationError(f"options.prefer.{group}: only a group that can be two_way takes a preference")
     return chosen
 
 

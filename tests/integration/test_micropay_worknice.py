@@ -1,0 +1,292 @@
+"""micropay-worknice on moto with the MicrOpay and Worknice simulators, through the real handlers: links by
+employee ID, a change from each side in one run, a run with nothing to send, a field changed on both sides as
+one conflict resolved through the API, directions refused with 422, person connections kept in step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+
+from sandbox.sample import micropay_employee, micropay_lookups, worknice_person
+from sandbox.simulators import MicrOpaySimulator, WorkniceSimulator
+from tests.integration.conftest import Aws, FakeContext, api, drain, load_event, run_invocations
+
+pytestmark = pytest.mark.usefixtures("aws")
+CONNECTION = "acme-worknice"
+INTEGRATION = "int-micropay"
+TAX = {"taxFreeThreshold": True, "residencyStatus": "RESIDENT", "helpDebt": False}
+WRITES = ("/api/ChangeEmployee", "/api/ChangeEmployeeImmediate")
+
+
+def put(sim: Any, path: str, body: Any) -> None:
+    httpx.put(f"{sim.url}/_sandbox/{path}", json=body).raise_for_status()
+
+
+def payroll(micropay: MicrOpaySimulator) -> dict[str, dict[str, Any]]:
+    return {e["empCode"]: e for e in httpx.get(f"{micropay.url}/_sandbox/records").json()}
+
+
+def people(worknice: WorkniceSimulator) -> dict[str, dict[str, Any]]:
+    return {p["id"]: p for p in httpx.get(f"{worknice.url}/_sandbox/records").json()}
+
+
+def requests_since(sim: Any, since: int) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{sim.url}/_sandbox/requests", params={"since": since}).json())
+
+
+def request_count(sim: Any) -> int:
+    return len(requests_since(sim, 0))
+
+
+def sync(aws: Aws) -> dict[str, Any]:
+    status, answer = api("api-post-sync.json", path=f"/connections/{CONNECTION}/syncs", body={})
+    assert status == 202, answer
+    run_invocations(aws)
+    drain(aws)
+    status, run = api("api-get-run.json", path=f"/connections/{CONNECTION}/syncs/{answer['run_id']}")
+    assert status == 200
+    return dict(run)
+
+
+def conflicts() -> list[dict[str, Any]]:
+    return list(api("api-list-conflicts.json", path=f"/connections/{CONNECTION}/conflicts")[1]["conflicts"])
+
+
+def employee(code: str) -> dict[str, Any]:
+    status, body = api("api-get-employee.json", path=f"/connections/{CONNECTION}/employees/{code}")
+    assert status == 200, body
+    return dict(body)
+
+
+def connection_body(micropay: MicrOpaySimulator, worknice: WorkniceSimulator, **options: Any) -> dict[str, Any]:
+    return {
+        "connector": "micropay-worknice",
+        "source": {"base_url": micropay.url},
+        "target": {"base_url": worknice.url, "employer_id": INTEGRATION},
+        "secret_name": f"hrsync/{CONNECTION}",
+        "options": options,
+    }
+
+
+@pytest.fixture
+def linked(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MicrOpaySimulator, WorkniceSimulator]]:
+    """Three payroll employees, their Worknice people (one more without an employee ID), a first run done."""
+    from hrsync import settings
+
+    monkeypatch.setenv("RUN_FUNCTIONS", json.dumps({"micropay-worknice": "MicropayWorkniceSyncFunction"}))
+    settings.get_settings.cache_clear()
+    with MicrOpaySimulator() as micropay, WorkniceSimulator() as worknice:
+        put(micropay, "departments", micropay_lookups())
+        put(
+            micropay,
+            "records",
+            [
+                {**micropay_employee("P001", "Ann", "Lee", "ann@example.com"), "taxDetails": TAX},
+                {**micropay_employee("P002", "Bo", "Ray", "bo@example.com"), "taxDetails": TAX},
+                {**micropay_employee("P003", "Cy", "Dee", "cy@example.com"), "taxDetails": TAX},
+                micropay_employee("P004", "Di", "Fox", "di@example.com"),  # no Worknice person
+            ],
+        )
+        same = {"profilePhone": None, "startDate": "2023-02-06"}
+        put(
+            worknice,
+            "records",
+            [
+                {**worknice_person("wn-1", "P001", "Ann", "Lee", "ann@example.com"), **same},
+                {**worknice_person("wn-2", "P002", "Bo", "Ray", "bo@example.com"), **same},
+                {**worknice_person("wn-3", "P003", "Cy", "Dee", "cy@example.com"), **same},
+                worknice_person("wn-9", None, "New", "Hire"),
+            ],
+        )
+        boto3.client("secretsmanager").create_secret(
+            Name=f"hrsync/{CONNECTION}",
+            SecretString=json.dumps(
+                {
+                    "source": {
+                        "api_key": micropay.api_key,
+                        "username": micropay.username,
+                        "password": micropay.password,
+                    },
+                    "target": {"api_key": worknice.token},
+                }
+            ),
+        )
+        status, body = api(
+            "api-put-connection.json", path=f"/connections/{CONNECTION}", body=connection_body(micropay, worknice)
+        )
+        assert status == 201, body
+        run_invocations(aws)
+        drain(aws)
+        yield micropay, worknice
+
+
+def test_first_run_links_by_employee_id_and_agrees_where_both_hold_the_same(aws, linked):
+    _micropay, worknice = linked
+
+    assert employee("P001")["employee"]["status"] == "SUCCESSFUL"
+    assert employee("P001")["employee"]["target_id"] == "wn-1"
+    assert set(employee("P001")["employee"]["merge_base"]) >= {"email", "address", "tax"}
+    p004 = employee("P004")["employee"]
+    assert p004["status"] == "NOT_SYNCING"
+    assert "no Worknice person holds this employee ID" in p004["reason"]
+    connections = httpx.get(f"{worknice.url}/_sandbox/connections").json()
+    assert sorted((c["remote"]["id"], c["personId"], c["status"]) for c in connections) == [
+        ("P001", "wn-1", "CONNECTED"),
+        ("P002", "wn-2", "CONNECTED"),
+        ("P003", "wn-3", "CONNECTED"),
+    ]
+    assert httpx.get(f"{worknice.url}/_sandbox/integration-syncs").json() == [INTEGRATION]
+    assert conflicts() == []
+
+
+def test_a_change_on_each_side_crosses_in_one_run_and_the_next_run_sends_nothing(aws, linked):
+    micropay, worknice = linked
+    moved = {"street": "9 Elm Ave", "suburb": "Carlton", "state": "VIC", "postcode": "3053", "country": "AU"}
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-1", json={"profileAddress": moved}).raise_for_status()
+    new_tax = {**TAX, "taxFreeThreshold": False, "helpDebt": True}
+    httpx.patch(f"{micropay.url}/_sandbox/records/P002", json={"changes": {"taxDetails": new_tax}}).raise_for_status()
+
+    run = sync(aws)
+
+    assert run["status"] == "SUCCEEDED", run
+    ann = payroll(micropay)["P001"]
+    assert (ann["street"], ann["suburbCity"], ann["state"], ann["postcode"]) == ("9 Elm Ave", "Carlton", "VIC", "3053")
+    assert people(worknice)["wn-2"]["taxDetails"] == {**new_tax, "taxFileNumber": None}
+    history = employee("P001")["history"]
+    assert any("address -> MicrOpay" in h["fields"] for h in history)
+
+    mark_payroll, mark_worknice = request_count(micropay), request_count(worknice)
+    again = sync(aws)
+
+    assert again["status"] == "SUCCEEDED"
+    assert not [r for r in requests_since(micropay, mark_payroll) if r["path"] in WRITES]
+    assert payroll(micropay)["P001"]["street"] == "9 Elm Ave"
+    assert people(worknice)["wn-2"]["taxDetails"]["helpDebt"] is True
+    lines = api("api-get-run-log.json", path=f"/connections/{CONNECTION}/syncs/{again['run_id']}/log")[1]["lines"]
+    assert any("0 fields sent to Worknice, 0 to MicrOpay, 0 in conflict" in line["message"] for line in lines)
+    assert request_count(worknice) > mark_worknice  # it did read Worknice
+
+
+def test_same_field_changed_differently_is_one_conflict_and_resolving_writes_the_winner(aws, linked):
+    micropay, worknice = linked
+    httpx.patch(
+        f"{micropay.url}/_sandbox/records/P003", json={"changes": {"defaultEmail": "cy.payroll@example.com"}}
+    ).raise_for_status()
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-3", json={"profileEmail": "cy.hr@example.com"}).raise_for_status()
+    mark = request_count(micropay)
+
+    run = sync(aws)
+
+    [conflict] = conflicts()
+    assert (conflict["kind"], conflict["field"], conflict["group"]) == ("changed_on_both_sides", "email", "personal")
+    assert conflict["employee_ids"] == ["P003"]
+    assert "example.com" not in json.dumps(conflict)
+    assert payroll(micropay)["P003"]["defaultEmail"] == "cy.payroll@example.com"
+    assert people(worknice)["wn-3"]["profileEmail"] == "cy.hr@example.com"
+    assert not [r for r in requests_since(micropay, mark) if r["path"] in WRITES]
+    log = api("api-get-run-log.json", path=f"/connections/{CONNECTION}/syncs/{run['run_id']}/log")[1]["lines"]
+    assert not any("example.com" in line["message"] for line in log)
+
+    # a second run reports the same conflict and still writes nothing
+    sync(aws)
+    assert [c["conflict_id"] for c in conflicts()] == [conflict["conflict_id"]]
+
+    path = f"/connections/{CONNECTION}/conflicts/{conflict['conflict_id']}/resolve"
+    status, body = api("api-post-conflict-resolve.json", path=path, body={"winner": "target"})
+
+    assert status == 200, body
+    assert body == {"conflict_id": conflict["conflict_id"], "winner": "target", "written_to": "MicrOpay"}
+    assert payroll(micropay)["P003"]["defaultEmail"] == "cy.hr@example.com"
+    assert conflicts() == []
+    mark = request_count(micropay)
+    sync(aws)
+    assert conflicts() == []
+    assert not [r for r in requests_since(micropay, mark) if r["path"] in WRITES]
+
+
+def test_resolving_after_a_side_changed_again_is_409_and_writes_nothing(aws, linked):
+    micropay, worknice = linked
+    httpx.patch(f"{micropay.url}/_sandbox/records/P003", json={"changes": {"telephone1": "0411"}}).raise_for_status()
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-3", json={"profilePhone": "0422"}).raise_for_status()
+    sync(aws)
+    [conflict] = conflicts()
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-3", json={"profilePhone": "0433"}).raise_for_status()
+
+    path = f"/connections/{CONNECTION}/conflicts/{conflict['conflict_id']}/resolve"
+    status, body = api("api-post-conflict-resolve.json", path=path, body={"winner": "source"})
+
+    assert status == 409, body
+    assert people(worknice)["wn-3"]["profilePhone"] == "0433"
+
+
+def test_resolve_unknown_conflict_is_404_and_bad_winner_is_422(aws, linked):
+    path = f"/connections/{CONNECTION}/conflicts/nope/resolve"
+    assert api("api-post-conflict-resolve.json", path=path, body={"winner": "target"})[0] == 404
+    assert api("api-post-conflict-resolve.json", path=path, body={"winner": "both"})[0] == 422
+
+
+def test_prefer_source_settles_a_conflict_without_review(aws, linked):
+    micropay, worknice = linked
+    status, body = api(
+        "api-put-connection.json",
+        path=f"/connections/{CONNECTION}",
+        body=connection_body(micropay, worknice, prefer={"personal": "source"}),
+    )
+    assert status in (200, 201), body
+    run_invocations(aws)
+    drain(aws)
+    httpx.patch(
+        f"{micropay.url}/_sandbox/records/P003", json={"changes": {"defaultEmail": "cy.payroll@example.com"}}
+    ).raise_for_status()
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-3", json={"profileEmail": "cy.hr@example.com"}).raise_for_status()
+
+    sync(aws)
+
+    assert conflicts() == []
+    assert people(worknice)["wn-3"]["profileEmail"] == "cy.payroll@example.com"
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"directions": {"super": "two_way"}}, "options.directions.super: two_way is not supported"),
+        ({"directions": {"bank": "target_to_source"}}, "options.directions.bank"),
+        ({"directions": {"leave_balances": "target_to_source"}}, "payroll accrues leave"),
+        ({"directions": {"holidays": "off"}}, "options.directions.holidays: not a data group"),
+        ({"directions": {"tax": "sideways"}}, "'sideways' is not a direction"),
+        ({"prefer": {"bank": "source"}}, "options.prefer.bank"),
+    ],
+)
+def test_unsupported_direction_is_422_naming_the_option(aws, linked, options, named):
+    micropay, worknice = linked
+    status, body = api(
+        "api-put-connection.json",
+        path=f"/connections/{CONNECTION}",
+        body=connection_body(micropay, worknice, **options),
+    )
+    assert status == 422, body
+    assert named in body["message"]
+
+
+def test_schedule_event_runs_every_micropay_worknice_connection(aws, linked, monkeypatch):
+    from functions_run_sync import handler
+
+    from hrsync import settings
+
+    monkeypatch.setenv("CONNECTOR", "micropay-worknice")
+    settings.get_settings.cache_clear()
+
+    result = handler(
+        load_event("run-sync-micropay-worknice-schedule.json"), FakeContext("MicropayWorkniceSyncFunction", 900)
+    )
+
+    [(connection, run_id)] = result["scheduled"].items()
+    assert connection == CONNECTION
+    drain(aws)
+    _status, run = api("api-get-run.json", path=f"/connections/{CONNECTION}/syncs/{run_id}")
+    assert run["trigger"] == "schedule" and run["status"] == "SUCCEEDED"
