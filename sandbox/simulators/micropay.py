@@ -17,6 +17,8 @@ Control surface beyond the shared one (`/_sandbox/departments` holds the lookups
 - `PATCH /_sandbox/records/{empCode}` `{changes, changeFeed}`: a payroll user edits an employee; with
   `changeFeed: false` the change table misses it (written while the integration service was down).
 - `DELETE /_sandbox/records/{empCode}`: delete an employee (listed by DeletedEmployees from today).
+- `GET /_sandbox/new-employees`; `POST /_sandbox/new-employees/{pendingId}` `{decision: accept|reject, reason}`:
+  payroll validates a new starter from the New Employee wizard (accepting makes it an employee).
 - `GET /_sandbox/approvals`; `POST /_sandbox/approvals/{statusId}` `{decision: approve|reject, reason}`: a
   payroll user decides a queued ChangeEmployee (approval applies it and puts the employee in the change table).
 Records loaded with `PUT /_sandbox/records` may carry `changedAt` (ISO date-time) for the change table; default now.
@@ -91,11 +93,13 @@ class MicrOpaySimulator(Simulator):
         self._lookups: list[dict[str, Any]] = []
         self._approvals: dict[str, dict[str, Any]] = {}
         self._next_status = 1
+        self._new_employees: dict[str, dict[str, Any]] = {}
 
     # --- state hooks -------------------------------------------------------------------------------------
     def clear_state(self) -> None:
         self._employees, self._changed_at, self._deleted, self._lookups = {}, {}, [], []
         self._approvals, self._next_status = {}, 1
+        self._new_employees = {}
 
     def load_records(self, records: list[Any]) -> None:
         employees: dict[str, dict[str, Any]] = {}
@@ -211,6 +215,60 @@ class MicrOpaySimulator(Simulator):
             "submittedAt": _now().isoformat(),
         }
         return Response(202, {"statusId": status_id, "status": "Pending"})
+
+    @route("POST", "/api/NewEmployee")
+    def new_employee(self, request: Request) -> Any:
+        body = request.json()
+        if not isinstance(body, dict):
+            raise HttpError(400, "The request body must be a JSON object")
+        errors = [
+            {"field": name, "message": f"{name} is required"}
+            for name in ("empCode", "firstName", "surname")
+            if not isinstance(body.get(name), str) or not body[name].strip()
+        ]
+        code = body.get("empCode")
+        if isinstance(code, str) and (
+            code in self._employees
+            or any(p["record"]["empCode"] == code and p["status"] != "Rejected" for p in self._new_employees.values())
+        ):
+            errors.append({"field": "empCode", "message": "empCode is already in use"})
+        if errors:
+            raise HttpError(400, "The request is invalid", extra={"errors": errors})
+        pending_id = f"NE{self._next_status:06d}"
+        self._next_status += 1
+        self._new_employees[pending_id] = {"pendingId": pending_id, "status": "Pending", "reason": None, "record": body}
+        return Response(202, {"pendingId": pending_id, "status": "Pending"})
+
+    @route("GET", "/api/NewEmployee/{pendingId}")
+    def new_employee_status(self, request: Request) -> Any:
+        entry = self._new_employees.get(request.path_params["pendingId"])
+        if entry is None:
+            raise HttpError(404, "No such new employee")
+        return {**{k: entry[k] for k in ("pendingId", "status", "reason")}, "empCode": entry["record"]["empCode"]}
+
+    @route("GET", "/_sandbox/new-employees")
+    def _control_new_employees(self, request: Request) -> Any:
+        return list(self._new_employees.values())
+
+    @route("POST", "/_sandbox/new-employees/{pendingId}")
+    def _control_accept(self, request: Request) -> Any:
+        entry = self._new_employees.get(request.path_params["pendingId"])
+        if entry is None:
+            raise HttpError(404, "No such new employee")
+        body = request.json()
+        decision = body.get("decision") if isinstance(body, dict) else None
+        if decision not in ("accept", "reject"):
+            raise HttpError(400, "decision must be accept or reject")
+        if entry["status"] != "Pending":
+            raise HttpError(409, f"new employee is already {entry['status']}")
+        if decision == "accept":
+            record = {k: v for k, v in entry["record"].items() if v is not None}
+            self._employees[record["empCode"]] = record
+            self._changed_at[record["empCode"]] = _now()
+            entry["status"] = "Accepted"
+        else:
+            entry["status"], entry["reason"] = "Rejected", body.get("reason")
+        return entry
 
     @route("GET", "/api/ChangeEmployee/{statusId}")
     def change_status(self, request: Request) -> Any:

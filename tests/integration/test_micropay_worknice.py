@@ -290,3 +290,40 @@ def test_schedule_event_runs_every_micropay_worknice_connection(aws, linked, mon
     drain(aws)
     _status, run = api("api-get-run.json", path=f"/connections/{CONNECTION}/syncs/{run_id}")
     assert run["trigger"] == "schedule" and run["status"] == "SUCCEEDED"
+
+
+def test_new_hire_goes_to_the_new_employee_wizard_once_and_is_linked_once_payroll_accepts(aws, linked):
+    micropay, worknice = linked
+    records = list(people(worknice).values())
+    put(worknice, "records", [*records, worknice_person("wn-10", "P010", "Eve", "New", "eve@example.com")])
+
+    sync(aws)
+
+    [pending] = httpx.get(f"{micropay.url}/_sandbox/new-employees").json()
+    assert (pending["status"], pending["record"]["empCode"], pending["record"]["surname"]) == ("Pending", "P010", "New")
+    state = employee("P010")["employee"]
+    assert (state["status"], state["target_id"]) == ("NOT_SYNCING", "wn-10")
+    assert "waiting in MicrOpay's New Employee wizard" in state["reason"]
+
+    sync(aws)  # still pending: not put in the wizard again
+    assert len(httpx.get(f"{micropay.url}/_sandbox/new-employees").json()) == 1
+
+    httpx.post(
+        f"{micropay.url}/_sandbox/new-employees/{pending['pendingId']}", json={"decision": "accept"}
+    ).raise_for_status()
+    sync(aws)
+
+    state = employee("P010")["employee"]
+    assert (state["status"], state["target_id"]) == ("SUCCESSFUL", "wn-10")
+    assert payroll(micropay)["P010"]["defaultEmail"] == "eve@example.com"
+    remote = {c["remote"]["id"]: c["personId"] for c in httpx.get(f"{worknice.url}/_sandbox/connections").json()}
+    assert remote["P010"] == "wn-10"
+
+
+def test_person_without_employee_id_is_not_syncing_with_the_reason(aws, linked):
+    _micropay, _worknice = linked
+
+    state = employee("worknice-wn-9")["employee"]
+
+    assert state["status"] == "NOT_SYNCING"
+    assert "without an employee ID" in state["reason"]

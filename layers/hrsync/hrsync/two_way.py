@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, cast
 from hrsync import clock
 from hrsync.connectors.base import RunRead
 from hrsync.errors import ExternalSystemError
-from hrsync.models.employee import Employee
+from hrsync.models.employee import Employee, EmploymentStatus
 from hrsync.models.records import (
     Conflict,
     ConflictKind,
     EmployeeState,
     Failure,
     HistoryEntry,
+    PayrollChange,
+    PayrollChangeState,
     Run,
     SyncStatus,
 )
@@ -43,12 +45,13 @@ from hrsync.sync.merge import (
     one_way,
 )
 from hrsync.systems.micropay import PAY_FIELDS, MicrOpay
-from hrsync.systems.worknice import Worknice
+from hrsync.systems.worknice import Person, Worknice
 
 if TYPE_CHECKING:
     from hrsync.context import OpenConnection
     from hrsync.store.table import Store
 
+NEW_EMPLOYEE = "new_employee"  # the payroll change that tracks a new starter in the wizard
 SIDE_NAMES: dict[Side, str] = {"source": "MicrOpay", "target": "Worknice"}
 
 
@@ -180,10 +183,11 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
     for group in ("leave_requests", "leave_balances"):
         if chosen[group] is not Direction.OFF:
             db.log(run_id, f"{group}: not synced by this version of micropay-worknice", "WARNING")
-    if not linked:
-        return 0
     source = {e.id: e for e in micropay.list_employees().records}
     people, _ = worknice.list_people()
+    failed = new_hires(opened, db, run, people, set(source), current)
+    if not linked:
+        return failed
     target = {p.employee.id: p.employee for p in people}
     now = clock.iso()
     conflicts: list[Conflict] = []
@@ -242,6 +246,112 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         f"{len(failures)} employees failed",
     )
     _keep_person_connections(opened, db, run_id, linked)
+    return len(failures) + failed
+
+
+NO_EMPLOYEE_ID = (
+    "a Worknice person without an employee ID cannot become a MicrOpay employee: set their Employee ID in Worknice"
+)
+WAITING = "new employee waiting in MicrOpay's New Employee wizard for payroll to accept it"
+ACCEPTED = "accepted by payroll as a new employee; linked by the next run"
+REJECTED = "payroll rejected the new employee in MicrOpay's New Employee wizard; fix it in MicrOpay or Worknice"
+
+
+def new_hires(
+    opened: OpenConnection,
+    db: Store,
+    run: Run,
+    people: list[Person],
+    payroll_codes: set[str],
+    current: dict[str, EmployeeState],
+) -> int:
+    """Worknice people MicrOpay does not hold yet: new starters, put in the New Employee wizard once (tracked as
+    a payroll change until payroll decides), or NOT_SYNCING with the reason. Returns how many failed."""
+    micropay, _ = systems_of(opened)
+    connection_id, run_id, now = run.connection_id, run.run_id, clock.iso()
+    submitted = {c.employee_id: c for c in db.payroll_changes(connection_id) if NEW_EMPLOYEE in c.fields}
+    states: list[EmployeeState] = []
+    history: list[tuple[EmployeeState, HistoryEntry]] = []
+    failures: list[Failure] = []
+    only = set(run.employee_ids) if run.employee_ids else None
+    for person in people:
+        e = person.employee
+        if e.status is EmploymentStatus.FORMER or (e.code and e.code in payroll_codes):
+            continue
+        employee_id = e.code or f"worknice-{e.id}"
+        if only is not None and employee_id not in only:
+            continue
+        status, reason = SyncStatus.NOT_SYNCING, NO_EMPLOYEE_ID
+        if e.code:
+            change = submitted.get(e.code)
+            missing = [name for name in ("first_name", "last_name") if not getattr(e, name)]
+            try:
+                if change is not None and change.state is PayrollChangeState.PENDING_APPROVAL and change.status_id:
+                    decided = micropay.new_employee_status(change.status_id)
+                    if decided.status != "Pending":
+                        change = change.model_copy(
+                            update={
+                                "state": PayrollChangeState(decided.status.upper()),
+                                "decided_at": now,
+                            }
+                        )
+                        db.put_payroll_change(change)
+                    reason = {"Pending": WAITING, "Approved": ACCEPTED, "Rejected": REJECTED}[decided.status]
+                elif change is not None:
+                    reason = REJECTED if change.state is PayrollChangeState.REJECTED else ACCEPTED
+                elif missing:
+                    reason = f"a new employee needs {', '.join(missing)} in Worknice before MicrOpay can take it"
+                else:
+                    pending_id = micropay.new_employee(e)
+                    db.put_payroll_change(
+                        PayrollChange(
+                            connection_id=connection_id,
+                            employee_id=e.code,
+                            change_id=clock.new_id(),
+                            run_id=run_id,
+                            fields=[NEW_EMPLOYEE],
+                            state=PayrollChangeState.PENDING_APPROVAL,
+                            status_id=pending_id,
+                            submitted_at=now,
+                        )
+                    )
+                    reason = WAITING
+            except ExternalSystemError as exc:
+                status, reason = SyncStatus.FAILED, f"could not put the new employee in MicrOpay: {exc}"
+                failures.append(
+                    Failure(
+                        failure_id=clock.new_id(),
+                        connection_id=connection_id,
+                        employee_id=employee_id,
+                        run_id=run_id,
+                        action="new_employee",
+                        reason=reason,
+                        failure_class="source_write",
+                        attempts=1,
+                        time=now,
+                    )
+                )
+        old = current.get(employee_id)
+        if old is not None and (old.status, old.reason, old.target_id) == (status, reason, e.id):
+            continue
+        new = EmployeeState(
+            connection_id=connection_id,
+            employee_id=employee_id,
+            code=e.code,
+            status=status,
+            reason=reason,
+            target_id=e.id,
+            matched_by="new_hire",
+            run_id=run_id,
+            updated_at=now,
+        )
+        states.append(new)
+        history.append(
+            (new, HistoryEntry(time=now, run_id=run_id, action="new_employee", outcome=status, reason=reason))
+        )
+    db.put_employee_states(states, history, failures)
+    if states:
+        db.log(run_id, f"New hires from Worknice: {len(states)} changed state, {len(failures)} failed")
     return len(failures)
 
 

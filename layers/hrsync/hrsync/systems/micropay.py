@@ -15,7 +15,10 @@ fields `terminationDate`, `superFund`, `emergencyContactName`, `emergencyContact
 taxFreeThreshold, residencyStatus, helpDebt}` (a pay field: ChangeEmployee only); lookup entries `{code, description}`;
 `POST api/ChangeEmployee` and `POST api/ChangeEmployeeImmediate` taking `{empCode, changes: {...}}`, the first
 answering `{statusId, status}`; `GET api/ChangeEmployee/{statusId}` -> `{statusId, status: Pending|Approved|
-Rejected, reason}`. The sandbox simulator (sandbox/simulators/micropay.py) speaks the same names.
+Rejected, reason}`; the New Employee wizard as `POST api/NewEmployee {empCode, firstName, surname, defaultEmail,
+telephone1, hiredDate, street, suburbCity, state, postcode, country}` -> `{pendingId, status: Pending}` and
+`GET api/NewEmployee/{pendingId}` -> `{pendingId, status: Pending|Accepted|Rejected, empCode, reason}`.
+The sandbox simulator (sandbox/simulators/micropay.py) speaks the same names.
 
 An employee's id in hrsync is its EmpCode: MicrOpay reads one employee by it and reports deletions by it.
 """
@@ -462,3 +465,35 @@ class MicrOpay:
             field = ".".join(str(p) for p in exc.errors(include_input=False)[0]["loc"])
             raise ExternalSystemError(f"{NAME} change status {status_id}: field {field} is invalid") from None
         return ChangeStatus(status_id=str(vendor.statusId), status=vendor.status, reason=clean_text(vendor.reason))
+
+    def new_employee(self, employee: Employee) -> str:
+        """Put a new starter in the New Employee wizard, pending payroll's validation; returns the pending id."""
+        a = employee.address or Address()
+        body = {
+            "empCode": employee.code,
+            "firstName": employee.first_name,
+            "surname": employee.last_name,
+            "defaultEmail": employee.email,
+            "telephone1": employee.phone,
+            "hiredDate": employee.start_date.isoformat() if employee.start_date else None,
+            "street": a.street,
+            "suburbCity": a.suburb,
+            "state": a.state,
+            "postcode": a.postcode,
+            "country": a.country,
+        }
+        answer = self._send("POST", "api/NewEmployee", json=body)
+        pending_id = id_of(answer, "pendingId")
+        if pending_id is None:
+            raise ExternalSystemError(f"{NAME} took a new employee but its answer has no pendingId")
+        return pending_id
+
+    def new_employee_status(self, pending_id: str) -> ChangeStatus:
+        """Where a new starter stands in the wizard: Pending, Approved (accepted by payroll) or Rejected."""
+        raw = self._send("GET", f"api/NewEmployee/{pending_id}")
+        status = raw.get("status") if isinstance(raw, dict) else None
+        mapped = {"Pending": "Pending", "Accepted": "Approved", "Rejected": "Rejected"}.get(str(status))
+        if mapped is None:
+            raise ExternalSystemError(f"{NAME} new employee {pending_id}: field status is invalid")
+        reason = raw.get("reason") if isinstance(raw, dict) and isinstance(raw.get("reason"), str) else None
+        return ChangeStatus(status_id=pending_id, status=mapped, reason=clean_text(reason))  # type: ignore[arg-type]
