@@ -4,6 +4,7 @@ Starts the local stack (moto as AWS, the simulators, the real handlers). Staffol
 sample employer, runs the sync through the local API, prints what happened to every employee and the run log,
 then runs again to show that nothing is re-sent. Staffology Payroll -> the benefits platform (hr-benefits, SCIM
 2.0): sandbox/benefits_demo.py. MicrOpay -> Access ESS: sandbox/demo_micropay.py.
+MicrOpay <-> Worknice: sandbox/demo_worknice.py.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from sandbox import demo_micropay
+from sandbox import demo_micropay, demo_worknice
 from sandbox.benefits_demo import benefits_demo_ok, report_benefits, run_benefits_demo
 from sandbox.sample import expensein_user, staffology_employee
 from sandbox.stack import LocalStack
@@ -240,7 +241,8 @@ def main() -> int:
                 print(f"  UNEXPECTED: {problem}")
 
             micropay_ok = demo_micropay.run_demo(state, api, wait_for_run)
-        ok = ok and not problems and micropay_ok
+            worknice_ok = demo_worknice.run_demo(state, api, wait_for_run)
+        ok = ok and not problems and micropay_ok and worknice_ok
         print("\nDemo finished." if ok else "\nDemo finished with unexpected results.")
         return 0 if ok else 1
 

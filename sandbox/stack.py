@@ -79,6 +79,16 @@ def _access_ess() -> Any:
     return AccessEssSimulator()
 
 
+def _worknice() -> Any:
+    from sandbox.simulators.worknice import WorkniceSimulator
+
+    return WorkniceSimulator()
+
+
+# The demo connection's Worknice integration id (micropay-worknice keeps it in target.employer_id).
+WORKNICE_INTEGRATION_ID = "int-micropay-demo"
+
+
 def _expensein_base(simulator: Any) -> str:
     from sandbox.simulators.expensein import API_PREFIX
 
@@ -115,6 +125,12 @@ SYSTEMS: dict[str, SimulatedSystem] = {
         api_base=lambda sim: sim.url,
         connection_config=lambda sim: {"base_url": sim.url},
         credentials=lambda sim: {"api_key": sim.api_key, "username": sim.username, "password": sim.password},
+    ),
+    "worknice": SimulatedSystem(
+        create=_worknice,
+        api_base=lambda sim: sim.url,
+        connection_config=lambda sim: {"base_url": sim.url, "employer_id": WORKNICE_INTEGRATION_ID},
+        credentials=lambda sim: {"api_key": sim.token},
     ),
     "ess": SimulatedSystem(
         create=_access_ess,
