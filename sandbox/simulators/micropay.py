@@ -17,6 +17,9 @@ Control surface beyond the shared one (`/_sandbox/departments` holds the lookups
 - `PATCH /_sandbox/records/{empCode}` `{changes, changeFeed}`: a payroll user edits an employee; with
   `changeFeed: false` the change table misses it (written while the integration service was down).
 - `DELETE /_sandbox/records/{empCode}`: delete an employee (listed by DeletedEmployees from today).
+- `PUT|GET /_sandbox/leave-balances` `{empCode: {category: hours}}`; `GET /_sandbox/leave`: leave recorded
+  through `POST api/LeaveRequest` (provisional, as are `DELETE api/LeaveRequest/{leaveId}` and
+  `GET api/LeaveBalances?empCode=`).
 - `GET /_sandbox/new-employees`; `POST /_sandbox/new-employees/{pendingId}` `{decision: accept|reject, reason}`:
   payroll validates a new starter from the New Employee wizard (accepting makes it an employee).
 - `GET /_sandbox/approvals`; `POST /_sandbox/approvals/{statusId}` `{decision: approve|reject, reason}`: a
@@ -94,12 +97,14 @@ class MicrOpaySimulator(Simulator):
         self._approvals: dict[str, dict[str, Any]] = {}
         self._next_status = 1
         self._new_employees: dict[str, dict[str, Any]] = {}
+        self._leave: dict[str, dict[str, Any]] = {}
+        self._balances: dict[str, dict[str, Any]] = {}
 
     # --- state hooks -------------------------------------------------------------------------------------
     def clear_state(self) -> None:
         self._employees, self._changed_at, self._deleted, self._lookups = {}, {}, [], []
         self._approvals, self._next_status = {}, 1
-        self._new_employees = {}
+        self._new_employees, self._leave, self._balances = {}, {}, {}
 
     def load_records(self, records: list[Any]) -> None:
         employees: dict[str, dict[str, Any]] = {}
@@ -269,6 +274,54 @@ class MicrOpaySimulator(Simulator):
         else:
             entry["status"], entry["reason"] = "Rejected", body.get("reason")
         return entry
+
+    @route("POST", "/api/LeaveRequest")
+    def record_leave(self, request: Request) -> Any:
+        body = request.json()
+        if not isinstance(body, dict):
+            raise HttpError(400, "The request body must be a JSON object")
+        names = ("empCode", "externalId", "leaveCategory", "startDate", "endDate", "hours")
+        errors = [{"field": n, "message": f"{n} is required"} for n in names if not isinstance(body.get(n), str)]
+        if errors:
+            raise HttpError(400, "The request is invalid", extra={"errors": errors})
+        self._require(body["empCode"])
+        for leave in self._leave.values():
+            if leave["externalId"] == body["externalId"] and leave["status"] == "Recorded":
+                return {"leaveId": leave["leaveId"]}
+        leave_id = f"LV{self._next_status:06d}"
+        self._next_status += 1
+        self._leave[leave_id] = {**{n: body[n] for n in names}, "leaveId": leave_id, "status": "Recorded"}
+        return Response(201, {"leaveId": leave_id})
+
+    @route("DELETE", "/api/LeaveRequest/{leaveId}")
+    def cancel_leave(self, request: Request) -> Any:
+        leave = self._leave.get(request.path_params["leaveId"])
+        if leave is None or leave["status"] != "Recorded":
+            raise HttpError(404, "No such leave")
+        leave["status"] = "Cancelled"
+        return {"leaveId": leave["leaveId"], "status": "Cancelled"}
+
+    @route("GET", "/api/LeaveBalances")
+    def leave_balances(self, request: Request) -> Any:
+        code = request.param("empCode") or ""
+        self._require(code)
+        return [{"leaveCategory": c, "hours": h} for c, h in sorted(self._balances.get(code, {}).items())]
+
+    @route("GET", "/_sandbox/leave")
+    def _control_leave(self, request: Request) -> Any:
+        return list(self._leave.values())
+
+    @route("PUT", "/_sandbox/leave-balances")
+    def _control_put_balances(self, request: Request) -> Any:
+        body = request.json()
+        if not isinstance(body, dict) or not all(isinstance(v, dict) for v in body.values()):
+            raise HttpError(400, "body must be {empCode: {category: hours}}")
+        self._balances = {code: {c: str(h) for c, h in v.items()} for code, v in body.items()}
+        return self._balances
+
+    @route("GET", "/_sandbox/leave-balances")
+    def _control_get_balances(self, request: Request) -> Any:
+        return self._balances
 
     @route("GET", "/api/ChangeEmployee/{statusId}")
     def change_status(self, request: Request) -> Any:

@@ -327,3 +327,63 @@ def test_person_without_employee_id_is_not_syncing_with_the_reason(aws, linked):
 
     assert state["status"] == "NOT_SYNCING"
     assert "without an employee ID" in state["reason"]
+
+
+def run_log(run: dict[str, Any]) -> list[str]:
+    lines = api("api-get-run-log.json", path=f"/connections/{CONNECTION}/syncs/{run['run_id']}/log")[1]["lines"]
+    return [line["message"] for line in lines]
+
+
+def test_approved_leave_is_recorded_once_and_a_cancellation_follows(aws, linked):
+    micropay, worknice = linked
+    requests = [
+        {"id": "lr-1", "personId": "wn-1", "category": "ANNUAL", "startDate": "2026-12-01", "endDate": "2026-12-02",
+         "hours": 15.2, "status": "APPROVED"},
+        {"id": "lr-2", "personId": "wn-2", "category": "SICK", "startDate": "2026-12-03", "endDate": "2026-12-03",
+         "hours": 7.6, "status": "PENDING"},
+    ]  # fmt: skip
+    put(worknice, "leave-requests", requests)
+
+    sync(aws)
+    mark = request_count(micropay)
+    again = sync(aws)
+
+    [leave] = httpx.get(f"{micropay.url}/_sandbox/leave").json()
+    assert (leave["empCode"], leave["externalId"], leave["hours"], leave["status"]) == (
+        "P001",
+        "lr-1",
+        "15.2",
+        "Recorded",
+    )
+    assert not [r for r in requests_since(micropay, mark) if r["path"] == "/api/LeaveRequest"]
+    assert not any(line.startswith("Leave:") for line in run_log(again))
+
+    httpx.patch(f"{worknice.url}/_sandbox/leave-requests/lr-1", json={"status": "CANCELLED"}).raise_for_status()
+    sync(aws)
+
+    [leave] = httpx.get(f"{micropay.url}/_sandbox/leave").json()
+    assert leave["status"] == "Cancelled"
+    changes = employee("P001")["payroll_changes"]
+    assert [(c["change_id"], c["state"]) for c in changes] == [("leave-lr-1", "CANCELLED")]
+
+
+def test_leave_balances_reach_worknice_for_visible_categories_only_when_changed(aws, linked):
+    micropay, worknice = linked
+    put(micropay, "leave-balances", {"P001": {"ANNUAL": "76.0", "SICK": "38.0", "LSL": "10.0"}})
+    status, body = api(
+        "api-put-connection.json",
+        path=f"/connections/{CONNECTION}",
+        body=connection_body(micropay, worknice, visible_leave_categories=["ANNUAL", "SICK"]),
+    )
+    assert status == 200, body
+    sync(aws)
+
+    assert httpx.get(f"{worknice.url}/_sandbox/leave-balances").json()["wn-1"] == {"ANNUAL": "76.0", "SICK": "38.0"}
+    again = sync(aws)
+    assert not any(line.startswith("Leave:") for line in run_log(again))
+
+    put(micropay, "leave-balances", {"P001": {"ANNUAL": "68.4", "SICK": "38.0", "LSL": "10.0"}})
+    changed = sync(aws)
+
+    assert httpx.get(f"{worknice.url}/_sandbox/leave-balances").json()["wn-1"] == {"ANNUAL": "68.4", "SICK": "38.0"}
+    assert any("balances set for 1 employees" in line for line in run_log(changed))

@@ -179,10 +179,6 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         for eid, s in current.items()
         if s.target_id and s.status is SyncStatus.SUCCESSFUL and (only is None or eid in only)
     }
-    chosen = directions(opened.connection)
-    for group in ("leave_requests", "leave_balances"):
-        if chosen[group] is not Direction.OFF:
-            db.log(run_id, f"{group}: not synced by this version of micropay-worknice", "WARNING")
     source = {e.id: e for e in micropay.list_employees().records}
     people, _ = worknice.list_people()
     failed = new_hires(opened, db, run, people, set(source), current)
@@ -195,6 +191,7 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
     history: list[tuple[EmployeeState, HistoryEntry]] = []
     failures: list[Failure] = []
     to_source = to_target = 0
+    failed_ids: set[str] = set()
     for eid, state in sorted(linked.items()):
         s, t = source.get(eid), target.get(state.target_id or "")
         if s is None or t is None:
@@ -211,6 +208,7 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
             new = state.model_copy(update={"status": SyncStatus.FAILED, "reason": reason, "updated_at": now})
             changed.append(new)
             history.append((new, HistoryEntry(time=now, run_id=run_id, outcome=SyncStatus.FAILED, reason=reason)))
+            failed_ids.add(eid)
             failures.append(
                 Failure(
                     failure_id=clock.new_id(),
@@ -238,6 +236,9 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
                 (new, HistoryEntry(time=now, run_id=run_id, action="two_way_sync", fields=sent, outcome=new.status))
             )
     db.put_employee_states(changed, history, failures)
+    # after the groups' states are written, so the leave balances' digest is kept on top of them
+    now_linked = {**linked, **{s.employee_id: s for s in changed}}
+    leave_failures = sync_leave(opened, db, run, {e: s for e, s in now_linked.items() if e not in failed_ids})
     if conflicts:
         db.put_conflicts(connection_id, conflicts)
     db.log(
@@ -246,7 +247,119 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         f"{len(failures)} employees failed",
     )
     _keep_person_connections(opened, db, run_id, linked)
-    return len(failures) + failed
+    return len(failures) + failed + leave_failures
+
+
+LEAVE_REQUEST = "leave_request"  # the payroll change that records one Worknice leave request in MicrOpay
+
+
+def sync_leave(opened: OpenConnection, db: Store, run: Run, linked: dict[str, EmployeeState]) -> int:
+    """Approved Worknice leave requests recorded in MicrOpay once each (a kept payroll change per request id),
+    cancellations taken back; MicrOpay's leave balances set in Worknice (the categories the connection lets
+    employees see), only when they changed. Returns how many employees failed."""
+    micropay, worknice = systems_of(opened)
+    connection_id, run_id, now = run.connection_id, run.run_id, clock.iso()
+    chosen = directions(opened.connection)
+    by_person = {s.target_id: eid for eid, s in linked.items() if s.target_id}
+    failed: dict[str, str] = {}
+    recorded = cancelled = balances_set = 0
+    if chosen["leave_requests"] is Direction.TARGET_TO_SOURCE and by_person:
+        sent = {
+            c.change_id: c
+            for c in db.payroll_changes(connection_id)
+            if LEAVE_REQUEST in c.fields and c.employee_id in linked
+        }
+        requests, rejected = worknice.leave_requests(("APPROVED", "CANCELLED"))
+        for rejection in rejected:
+            db.log(run_id, f"Worknice {rejection.position}: field {rejection.field} {rejection.reason}", "WARNING")
+        for request in requests:
+            eid = by_person.get(request.person_id)
+            if eid is None or eid in failed:
+                continue
+            change_id = f"leave-{request.request_id}"
+            done = sent.get(change_id)
+            try:
+                if request.status == "APPROVED" and done is None:
+                    leave_id = micropay.record_leave(
+                        eid, request.request_id, request.category, request.start_date, request.end_date, request.hours
+                    )
+                    change = PayrollChange(
+                        connection_id=connection_id,
+                        employee_id=eid,
+                        change_id=change_id,
+                        run_id=run_id,
+                        fields=[LEAVE_REQUEST],
+                        state=PayrollChangeState.APPLIED,
+                        status_id=leave_id,
+                        submitted_at=now,
+                        keep=True,
+                    )
+                    db.put_payroll_change(change)
+                    recorded += 1
+                elif request.status == "CANCELLED" and done is not None and done.state is PayrollChangeState.APPLIED:
+                    if done.status_id:
+                        micropay.cancel_leave(done.status_id)
+                    db.put_payroll_change(
+                        done.model_copy(update={"state": PayrollChangeState.CANCELLED, "decided_at": now})
+                    )
+                    cancelled += 1
+            except ExternalSystemError as exc:
+                failed[eid] = f"leave request {request.request_id} could not be recorded in MicrOpay: {exc}"
+    if chosen["leave_balances"] is Direction.SOURCE_TO_TARGET:
+        visible = opened.connection.options.visible_leave_categories
+        digest = field_digest(opened.secret)
+        states: list[EmployeeState] = []
+        for eid, state in sorted(linked.items()):
+            if eid in failed:
+                continue
+            try:
+                balances = micropay.leave_balances(eid)
+                shown = {c: h for c, h in balances.items() if visible is None or c in visible}
+                wanted = digest(LEAVE_BALANCES, {c: str(h) for c, h in sorted(shown.items())})
+                if state.merge_base.get(LEAVE_BALANCES) == wanted:
+                    continue
+                if state.target_id:
+                    worknice.set_leave_balances(state.target_id, shown)
+                    balances_set += 1
+                    states.append(
+                        state.model_copy(
+                            update={"merge_base": {**state.merge_base, LEAVE_BALANCES: wanted}, "updated_at": now}
+                        )
+                    )
+            except ExternalSystemError as exc:
+                failed[eid] = f"leave balances could not be set in Worknice: {exc}"
+        db.put_employee_states(states)
+    if recorded or cancelled or balances_set or failed:
+        db.log(
+            run_id,
+            f"Leave: {recorded} requests recorded in MicrOpay, {cancelled} cancelled, "
+            f"balances set for {balances_set} employees in Worknice, {len(failed)} employees failed",
+        )
+    failures = [
+        Failure(
+            failure_id=clock.new_id(),
+            connection_id=connection_id,
+            employee_id=eid,
+            run_id=run_id,
+            action="leave",
+            reason=reason,
+            failure_class="target_write",
+            attempts=1,
+            time=now,
+        )
+        for eid, reason in failed.items()
+    ]
+    down = [
+        linked[eid].model_copy(update={"status": SyncStatus.FAILED, "reason": reason, "updated_at": now})
+        for eid, reason in failed.items()
+    ]
+    db.put_employee_states(
+        down, [(s, HistoryEntry(time=now, run_id=run_id, outcome=s.status, reason=s.reason)) for s in down], failures
+    )
+    return len(failed)
+
+
+LEAVE_BALANCES = "leave_balances"
 
 
 NO_EMPLOYEE_ID = (

@@ -154,6 +154,7 @@ class PayrollChangeState(StrEnum):
     APPROVED = "APPROVED"
     REJECTED = "REJECTED"
     FAILED = "FAILED"  # the upload itself failed; a failure for review says why
+    CANCELLED = "CANCELLED"  # taken back in payroll after it was applied (a cancelled leave request)
 
 
 class PayrollChange(BaseModel):
@@ -168,6 +169,8 @@ class PayrollChange(BaseModel):
     status_id: str | None = None  # payroll's id for a change waiting for approval
     reason: str | None = None
     payload_hmac: str | None = None  # to recognise the same values uploaded again
+    # Kept, not expired: the record that something was sent once (a leave request recorded in payroll).
+    keep: bool = False
     submitted_at: str
     decided_at: str | None = None
 

@@ -339,7 +339,7 @@ class Store:
         item.update(
             pk=keys.connection(change.connection_id), sk=keys.payroll_change(change.employee_id, change.change_id)
         )
-        if change.state is not PayrollChangeState.PENDING_APPROVAL:
+        if change.state is not PayrollChangeState.PENDING_APPROVAL and not change.keep:
             item["expires_at"] = clock.expires_at(self.keep_days)
         dynamo.put(self.table, item)
 

@@ -18,6 +18,9 @@ answering `{statusId, status}`; `GET api/ChangeEmployee/{statusId}` -> `{statusI
 Rejected, reason}`; the New Employee wizard as `POST api/NewEmployee {empCode, firstName, surname, defaultEmail,
 telephone1, hiredDate, street, suburbCity, state, postcode, country}` -> `{pendingId, status: Pending}` and
 `GET api/NewEmployee/{pendingId}` -> `{pendingId, status: Pending|Accepted|Rejected, empCode, reason}`.
+Leave: `POST api/LeaveRequest {empCode, externalId, leaveCategory, startDate, endDate, hours}` -> `{leaveId}`
+(the same externalId answers the leave already recorded), `DELETE api/LeaveRequest/{leaveId}`, and
+`GET api/LeaveBalances?empCode=` -> `[{leaveCategory, hours}]`.
 The sandbox simulator (sandbox/simulators/micropay.py) speaks the same names.
 
 An employee's id in hrsync is its EmpCode: MicrOpay reads one employee by it and reports deletions by it.
@@ -497,3 +500,41 @@ class MicrOpay:
             raise ExternalSystemError(f"{NAME} new employee {pending_id}: field status is invalid")
         reason = raw.get("reason") if isinstance(raw, dict) and isinstance(raw.get("reason"), str) else None
         return ChangeStatus(status_id=pending_id, status=mapped, reason=clean_text(reason))  # type: ignore[arg-type]
+
+    def record_leave(
+        self, emp_code: str, request_id: str, category: str, start: date, end: date, hours: Decimal
+    ) -> str:
+        """Record an approved leave request (its id as externalId, so sending it again finds the same leave)."""
+        body = {
+            "empCode": emp_code,
+            "externalId": request_id,
+            "leaveCategory": category,
+            "startDate": start.isoformat(),
+            "endDate": end.isoformat(),
+            "hours": str(hours),
+        }
+        leave_id = id_of(self._send("POST", "api/LeaveRequest", json=body), "leaveId")
+        if leave_id is None:
+            raise ExternalSystemError(f"{NAME} recorded leave but its answer has no leaveId")
+        return leave_id
+
+    def cancel_leave(self, leave_id: str) -> None:
+        try:
+            self._send("DELETE", f"api/LeaveRequest/{leave_id}")
+        except RecordNotFoundError:
+            return  # already gone: cancelled is what we wanted
+
+    def leave_balances(self, emp_code: str) -> dict[str, Decimal]:
+        """Hours of each leave category an employee has accrued; entries that cannot be read are left out."""
+        body = self._send("GET", "api/LeaveBalances", params={"empCode": emp_code})
+        if not isinstance(body, list):
+            raise ExternalSystemError(f"{NAME} leave balances of {emp_code}: not a JSON array")
+        balances: dict[str, Decimal] = {}
+        for entry in body:
+            if not isinstance(entry, dict) or not isinstance(entry.get("leaveCategory"), str):
+                continue
+            try:
+                balances[entry["leaveCategory"]] = Decimal(str(entry.get("hours")))
+            except InvalidOperation:
+                continue
+        return balances
