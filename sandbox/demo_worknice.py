@@ -6,9 +6,8 @@
 2. An address is edited in Worknice, a tax declaration in MicrOpay, and one email differently in both. The next
    sync sends the address to MicrOpay and the tax to Worknice, and reports the email as one conflict without
    writing it anywhere; it is resolved through the API (Worknice's value wins). Payroll accepts the new hire.
+   A leave request approved in Worknice is recorded in MicrOpay; payroll's leave balances reach Worknice.
 3. The next sync links the new hire; the one after sends nothing to MicrOpay.
-
-Leave requests and balances are not synced yet (issue 6): the run log says so.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from sandbox.sample import micropay_employee, micropay_lookups, worknice_person
 CONNECTOR = "micropay-worknice"
 TAX = {"taxFreeThreshold": True, "residencyStatus": "RESIDENT", "helpDebt": False}
 PEOPLE = [("P101", "Grace", "Kelly"), ("P102", "Henry", "Lawson"), ("P103", "Ivy", "Chen")]
-PAYROLL_WRITES = ("/api/ChangeEmployee", "/api/ChangeEmployeeImmediate", "/api/NewEmployee")
+PAYROLL_WRITES = ("/api/ChangeEmployee", "/api/ChangeEmployeeImmediate", "/api/NewEmployee", "/api/LeaveRequest")
 
 
 def _email(first: str, last: str) -> str:
@@ -101,6 +100,11 @@ def run_demo(state: dict[str, Any], api: httpx.Client, wait: Any) -> bool:
         f"{worknice}/_sandbox/records/wn-P103", json={"profileEmail": "ivy.hr@wombat-co.example"}
     ).raise_for_status()
     httpx.post(f"{micropay}/_sandbox/new-employees/{wizard[0]['pendingId']}", json={"decision": "accept"})
+    print("Worknice: Grace's annual leave is approved. MicrOpay: leave balances accrued.")
+    leave = {"id": "lr-1001", "personId": "wn-P101", "category": "ANNUAL", "startDate": "2026-12-22",
+             "endDate": "2026-12-24", "hours": 22.8, "status": "APPROVED"}  # fmt: skip
+    httpx.put(f"{worknice}/_sandbox/leave-requests", json=[leave]).raise_for_status()
+    httpx.put(f"{micropay}/_sandbox/leave-balances", json={"P101": {"ANNUAL": "98.8", "SICK": "45.6"}})
 
     second = _sync(api, connection, wait)
     _log(api, connection, second)
@@ -108,6 +112,14 @@ def run_demo(state: dict[str, Any], api: httpx.Client, wait: Any) -> bool:
     persons = {p["id"]: p for p in httpx.get(f"{worknice}/_sandbox/records").json()}
     _check(results, "P101's address (edited in Worknice) is in MicrOpay", payroll["P101"]["street"] == "4 Banksia St")
     _check(results, "P102's tax (changed in MicrOpay) is in Worknice", persons["wn-P102"]["taxDetails"]["helpDebt"])
+    recorded = httpx.get(f"{micropay}/_sandbox/leave").json()
+    _check(
+        results,
+        "the approved leave request is recorded in MicrOpay",
+        [r["externalId"] for r in recorded] == ["lr-1001"],
+    )
+    balances = httpx.get(f"{worknice}/_sandbox/leave-balances").json().get("wn-P101")
+    _check(results, "P101's leave balances are in Worknice", balances == {"ANNUAL": "98.8", "SICK": "45.6"})
     conflicts = api.get(f"/connections/{connection}/conflicts").json()["conflicts"]
     for conflict in conflicts:
         print(f"  conflict {conflict['conflict_id']}: {conflict['reason']}")
@@ -138,6 +150,11 @@ def run_demo(state: dict[str, Any], api: httpx.Client, wait: Any) -> bool:
     writes = [r for r in writes if r["path"] in PAYROLL_WRITES]
     _log(api, connection, fourth)
     _check(results, "the next run sends nothing to MicrOpay", not writes)
+    _check(
+        results,
+        "the leave request was recorded once",
+        len(httpx.get(f"{micropay}/_sandbox/leave").json()) == 1,
+    )
     runs = (first, second, third, fourth)
     _check(results, "every run SUCCEEDED", all(r["status"] == "SUCCEEDED" for r in runs))
     return all(ok for _, ok in results)
