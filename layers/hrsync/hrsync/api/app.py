@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from hrsync import clock
@@ -14,10 +15,14 @@ from hrsync.context import forget_connections, store
 from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError, StateConflictError
 from hrsync.models.api import (
     BenefitsLevelRequest,
+    ConflictResolveAccepted,
     ConflictResolved,
+    ConflictResolveRequest,
     ConflictsView,
+    ConnectionsView,
     ConnectionView,
     DismissRequest,
+    DryRunPlan,
     EmployeesView,
     EmployeeView,
     ErrorBody,
@@ -32,12 +37,12 @@ from hrsync.models.api import (
     SyncRequest,
 )
 from hrsync.models.connection import Connection, ConnectionInput
-from hrsync.models.records import EmployeeState, Failure, Run, SyncStatus
+from hrsync.models.records import EmployeeState, Failure, Run, RunStatus, SyncStatus
 from hrsync.observability import logger
 from hrsync.runs import approve_run, fail_run, start_run
 from hrsync.selection import assign_benefits_level, employee_tab, preview_selection
 from hrsync.settings import get_settings
-from hrsync.store.functions import InvokeError, invoke_async
+from hrsync.store.functions import InvokeError, invoke_async, invoke_sync
 from hrsync.store.secrets import current_version
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -47,6 +52,48 @@ ConflictId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z
 FailureId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 FailureStatus = Literal["OPEN", "RETRIED", "DISMISSED"]
 EmployeeIdPath = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
+
+TITLE = "hrsync"
+VERSION = "0.1.0"
+DESCRIPTION = (
+    "Operations API of hrsync: connections, runs (and dry runs), employees' sync status, conflicts and "
+    "failures for review. The deployed stack signs every request with AWS SigV4 (API Gateway AWS_IAM); the "
+    "local stack (`make up`) asks for the `x-api-key` header from `.hrsync/local.json` instead. Errors are "
+    "`{message}` (409 while a run is running adds `run_id`); 422 validation errors name the field."
+)
+SECURITY_SCHEMES: dict[str, Any] = {
+    "localApiKey": APIKey(
+        name="x-api-key", **{"in": APIKeyIn.header}, description="Local stack only: the key in .hrsync/local.json"
+    ),
+    "sigv4": APIKey(
+        name="Authorization",
+        **{"in": APIKeyIn.header},
+        description="Deployed stack: an AWS SigV4 signature (service execute-api), e.g. awscurl or the hrsync CLI",
+    ),
+}
+_ERROR_EXAMPLES = {
+    404: ("Nothing with that id", {"message": "connection acme not found"}),
+    409: (
+        "Refused in the current state (a run is running: run_id names it)",
+        {"message": "connection acme is already running run 20261122T040000Z-3f2a", "run_id": "20261122T040000Z-3f2a"},
+    ),
+    503: ("The run function could not be called or could not plan", {"message": "run function failed (error)"}),
+}
+
+
+def _answers(ok: int, model: Any, description: str, *errors: int, example: Any = None) -> dict[int, Any]:
+    """OpenAPI responses of a route: its answer and the domain errors it can give (422 is added by Powertools)."""
+    content: dict[str, Any] = {"model": model}
+    if example is not None:
+        content["examples"] = {"example": {"value": example}}
+    responses: dict[int, Any] = {ok: {"description": description, "content": {"application/json": content}}}
+    for code in errors:
+        text, body = _ERROR_EXAMPLES[code]
+        responses[code] = {
+            "description": text,
+            "content": {"application/json": {"model": ErrorBody, "examples": {"error": {"value": body}}}},
+        }
+    return responses
 
 
 def _json(status: int, body: ErrorBody) -> Response[str]:
@@ -88,6 +135,15 @@ def _run_function(connection: Connection) -> str:
     if not function:
         raise ConfigurationError(f"no run function is deployed for connector {connection.connector}")
     return function
+
+
+class DryRunError(InvokeError):
+    """The dry run could not plan (a system could not be read, the connection is misconfigured)."""
+
+
+@app.exception_handler(DryRunError)
+def _dry_run_failed(exc: DryRunError) -> Response[str]:
+    return _json(503, ErrorBody(message=str(exc)))
 
 
 def _trigger(
@@ -132,9 +188,44 @@ def _view(connection: Connection, started_run: str | None = None) -> ConnectionV
     )
 
 
+CONNECTION_EXAMPLE = {
+    "id": "acme-staffology-expensein",
+    "connector": "staffology-expensein",
+    "source": {"base_url": "https://api.staffology.co.uk/", "employer_id": "acme"},
+    "target": {"base_url": "https://api.expensein.com/1.0/"},
+    "secret_name": "hrsync/acme-staffology-expensein",
+    "options": {"include_bank_details": False, "leaver_threshold_percent": 10.0, "leaver_threshold_min": 5},
+    "created_at": "2026-11-21T09:00:00+00:00",
+    "updated_at": "2026-11-21T09:00:00+00:00",
+    "last_success_at": "2026-11-22T04:00:41+00:00",
+    "running_run": None,
+}
+ACCEPTED_EXAMPLE = {"run_id": "20261122T101500Z-8c1e", "status": "QUEUED"}
+
+
+@app.get(
+    "/connections",
+    summary="Every connection, of every connector",
+    responses=_answers(200, ConnectionsView, "The connections", example={"connections": [CONNECTION_EXAMPLE]}),
+)
+def list_connections() -> ConnectionsView:
+    db = store()
+    connections = [c for connector in known_connectors() for c in db.connections_of(connector)]
+    return ConnectionsView(connections=[_view(c) for c in sorted(connections, key=lambda c: c.id)])
+
+
 @app.put(
     "/connections/<connection_id>",
     summary="Create or update a connection; a new one (or new credentials) starts a run",
+    description=(
+        "The credentials are not in the body: store them first in Secrets Manager under `secret_name` as "
+        '`{"source": {"api_key": ...}, "target": {"api_key": ...}}`. 201 for a new connection, 200 for an update; '
+        "`started_run` names the run that saving started, if any."
+    ),
+    responses={
+        **_answers(201, ConnectionView, "Created (a run started)", example=CONNECTION_EXAMPLE),
+        **_answers(200, ConnectionView, "Updated", example=CONNECTION_EXAMPLE),
+    },
 )
 def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput, Body()]) -> Response[str]:
     if body.connector not in known_connectors():
@@ -179,12 +270,39 @@ def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput,
     )
 
 
-@app.get("/connections/<connection_id>", summary="A connection with its last successful sync and running run")
+@app.get(
+    "/connections/<connection_id>",
+    summary="A connection with its last successful sync and running run",
+    responses=_answers(200, ConnectionView, "The connection", 404, example=CONNECTION_EXAMPLE),
+)
 def get_connection(connection_id: ConnectionId) -> ConnectionView:
     return _view(store().get_connection(connection_id))
 
 
-@app.delete("/connections/<connection_id>/quarantine", summary="Clear a connection's quarantine (an operator's call)")
+@app.delete(
+    "/connections/<connection_id>",
+    summary="Delete a connection (409 while a run is running); its links and history stay",
+    description=(
+        "Stops the connection's runs. Links, statuses and history are kept, so saving the connection again "
+        "carries on where it stopped; the secret in Secrets Manager is left to its owner."
+    ),
+    responses=_answers(200, ConnectionView, "Deleted; the connection as it was", 404, 409, example=CONNECTION_EXAMPLE),
+)
+def delete_connection(connection_id: ConnectionId) -> ConnectionView:
+    db = store()
+    connection = db.get_connection(connection_id)
+    view = _view(connection)
+    db.delete_connection(connection_id)
+    forget_connections()
+    logger.info("connection deleted", extra={"connection_id": connection_id})
+    return view
+
+
+@app.delete(
+    "/connections/<connection_id>/quarantine",
+    summary="Clear a connection's quarantine (an operator's call)",
+    responses=_answers(200, ConnectionView, "Quarantine cleared", 404, example=CONNECTION_EXAMPLE),
+)
 def clear_quarantine(connection_id: ConnectionId) -> ConnectionView:
     db = store()
     connection = db.get_connection(connection_id)
@@ -195,22 +313,56 @@ def clear_quarantine(connection_id: ConnectionId) -> ConnectionView:
 
 @app.post(
     "/connections/<connection_id>/syncs",
-    summary="Start a run now (202), or 409 with the running run's id",
+    summary="Start a run now (202), or with dry_run plan it and return the plan (200)",
+    description=(
+        "Without a body the whole population is synced; `employee_ids` limits the run to those employees. "
+        "`dry_run: true` reads both systems and plans exactly as a run would, and answers the plan: creates, "
+        "updates with the names of the fields that would change, leavers, not syncing with reasons, conflicts "
+        "and the counts a real run would record. A dry run writes nothing to either system or to hrsync's "
+        "state, takes no lock and may run while a run is running."
+    ),
     responses={
-        202: {"description": "Run started"},
-        404: {"description": "Unknown connection"},
-        409: {"description": "A run is in progress"},
+        **_answers(202, SyncAccepted, "Run started", 404, 409, 503, example=ACCEPTED_EXAMPLE),
+        **_answers(200, DryRunPlan, "Dry run: the plan"),
     },
 )
 def post_sync(connection_id: ConnectionId, body: Annotated[SyncRequest | None, Body()] = None) -> Response[str]:
     connection = store().get_connection(connection_id)
     body = body or SyncRequest()
+    if body.dry_run:
+        plan = _dry_run(connection, body.employee_ids, full=body.full, force=body.force)
+        return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=plan.model_dump_json())
     run = _trigger(connection, "api", body.employee_ids, full=body.full, force=body.force)
     accepted = SyncAccepted(run_id=run.run_id, status=run.status.value)
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
 
 
-@app.get("/connections/<connection_id>/syncs", summary="Recent runs, newest first")
+def _dry_run(
+    connection: Connection, employee_ids: list[str] | None, *, full: bool = False, force: bool = False
+) -> DryRunPlan:
+    """Plan in the connector's run function (which holds the credentials), synchronously; nothing is stored."""
+    function = _run_function(connection)
+    run = Run(
+        connection_id=connection.id,
+        run_id=f"dry-run-{clock.new_id()}",
+        trigger="dry_run",
+        status=RunStatus.QUEUED,
+        queued_at=clock.iso(),
+        employee_ids=sorted(set(employee_ids)) if employee_ids else None,
+        full=full,
+        force=force,
+    )
+    answer = invoke_sync(function, {"dry_run": run.model_dump(mode="json")})
+    if "dry_run_error" in answer:
+        raise DryRunError(f"the dry run could not plan: {answer['dry_run_error']}")
+    return DryRunPlan.model_validate(answer)
+
+
+@app.get(
+    "/connections/<connection_id>/syncs",
+    summary="Recent runs, newest first",
+    responses=_answers(200, RunsView, "Runs", 404),
+)
 def list_syncs(connection_id: ConnectionId) -> RunsView:
     store().get_connection(connection_id)
     return RunsView(runs=store().list_runs(connection_id))
@@ -219,6 +371,7 @@ def list_syncs(connection_id: ConnectionId) -> RunsView:
 @app.post(
     "/connections/<connection_id>/syncs/<run_id>/approve",
     summary="Let a run held by the mass-leaver safeguard go on (202); 409 unless it is waiting for approval",
+    responses=_answers(202, SyncAccepted, "Approved: the run starts again", 404, 409, 503, example=ACCEPTED_EXAMPLE),
 )
 def approve_sync(connection_id: ConnectionId, run_id: RunId) -> Response[str]:
     connection = store().get_connection(connection_id)
@@ -229,12 +382,20 @@ def approve_sync(connection_id: ConnectionId, run_id: RunId) -> Response[str]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
 
 
-@app.get("/connections/<connection_id>/syncs/<run_id>", summary="A run's status and counters")
+@app.get(
+    "/connections/<connection_id>/syncs/<run_id>",
+    summary="A run's status and counters",
+    responses=_answers(200, Run, "The run", 404),
+)
 def get_sync(connection_id: ConnectionId, run_id: RunId) -> Run:
     return store().get_run(connection_id, run_id)
 
 
-@app.get("/connections/<connection_id>/syncs/<run_id>/log", summary="The run's log lines, in order")
+@app.get(
+    "/connections/<connection_id>/syncs/<run_id>/log",
+    summary="The run's log lines, in order",
+    responses=_answers(200, LogView, "The log", 404),
+)
 def get_sync_log(connection_id: ConnectionId, run_id: RunId) -> LogView:
     store().get_run(connection_id, run_id)
     return LogView(run_id=run_id, lines=store().read_log(run_id))
@@ -251,6 +412,7 @@ def preview_sync(connection_id: ConnectionId, body: Annotated[SelectionPreviewRe
 @app.get(
     "/connections/<connection_id>/employees",
     summary="A tab: employees by status (all without), searched by name or code, a page at a time",
+    responses=_answers(200, EmployeesView, "A page of employees", 404),
 )
 def list_employees(
     connection_id: ConnectionId,
@@ -272,7 +434,11 @@ def put_employee(
     return assign_benefits_level(connection_id, employee_id, body.benefits_level)
 
 
-@app.get("/connections/<connection_id>/employees/<employee_id>", summary="One employee's status, link and history")
+@app.get(
+    "/connections/<connection_id>/employees/<employee_id>",
+    summary="One employee's status, link and history",
+    responses=_answers(200, EmployeeView, "The employee", 404),
+)
 def get_employee(connection_id: ConnectionId, employee_id: EmployeeIdPath) -> EmployeeView:
     db = store()
     state = db.get_employee_state(connection_id, employee_id)
@@ -285,7 +451,11 @@ def get_employee(connection_id: ConnectionId, employee_id: EmployeeIdPath) -> Em
     )
 
 
-@app.get("/connections/<connection_id>/conflicts", summary="The conflicts report")
+@app.get(
+    "/connections/<connection_id>/conflicts",
+    summary="The conflicts report",
+    responses=_answers(200, ConflictsView, "Conflicts found by the last run", 404),
+)
 def list_conflicts(connection_id: ConnectionId) -> ConflictsView:
     store().get_connection(connection_id)
     return ConflictsView(conflicts=store().list_conflicts(connection_id))
@@ -302,12 +472,47 @@ def resolve_conflict(
     return ConflictResolved.model_validate(resolve_field_conflict(connection_id, conflict_id, body.winner))
 
 
-@app.get("/failures", summary="Failures for review, newest first")
+@app.post(
+    "/connections/<connection_id>/conflicts/resolve",
+    summary="Re-check a conflict once its data was fixed: a run for the employees it names (202)",
+    description=(
+        "For a conflict of duplicates (a reference or an email held twice) hrsync picks no side: someone fixes "
+        "the data in the system that holds it, then asks for this. The run re-reads and re-plans those "
+        "employees: the conflict leaves the report when it is gone, and the employees sync."
+    ),
+    responses=_answers(202, ConflictResolveAccepted, "Re-check started", 404, 409, 503),
+)
+def recheck_conflict(connection_id: ConnectionId, body: Annotated[ConflictResolveRequest, Body()]) -> Response[str]:
+    db = store()
+    connection = db.get_connection(connection_id)
+    conflict = next((c for c in db.list_conflicts(connection_id) if c.conflict_id == body.conflict_id), None)
+    if conflict is None:
+        raise NotFoundError(f"conflict {body.conflict_id} not found on connection {connection_id}")
+    if not conflict.employee_ids:
+        raise StateConflictError(
+            f"conflict {body.conflict_id} names no employee; the next full run re-checks it once the data is fixed"
+        )
+    run = _trigger(connection, "resolve_conflict", conflict.employee_ids)
+    accepted = ConflictResolveAccepted(
+        conflict_id=conflict.conflict_id, run_id=run.run_id, employee_ids=conflict.employee_ids
+    )
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
+
+
+@app.get(
+    "/failures",
+    summary="Failures for review, newest first",
+    responses=_answers(200, FailuresView, "Failures"),
+)
 def list_failures(status: Annotated[FailureStatus, Query()] = "OPEN") -> FailuresView:
     return FailuresView(failures=store().list_failures(status))
 
 
-@app.get("/failures/<failure_id>", summary="One failure for review")
+@app.get(
+    "/failures/<failure_id>",
+    summary="One failure for review",
+    responses=_answers(200, Failure, "The failure", 404),
+)
 def get_failure(failure_id: FailureId) -> Failure:
     return store().get_failure(failure_id)
 
@@ -315,6 +520,7 @@ def get_failure(failure_id: FailureId) -> Failure:
 @app.post(
     "/failures/<failure_id>/retry",
     summary="Sync the failed employee again (a run for that employee alone): 202, or 409 while a run is running",
+    responses=_answers(202, RetryAccepted, "Retry run started", 404, 409, 503),
 )
 def retry_failure(failure_id: FailureId) -> Response[str]:
     db = store()
@@ -329,16 +535,39 @@ def retry_failure(failure_id: FailureId) -> Response[str]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted.model_dump_json())
 
 
-@app.delete("/failures/<failure_id>", summary="Dismiss a failure with a note")
+@app.delete(
+    "/failures/<failure_id>",
+    summary="Dismiss a failure with a note",
+    responses=_answers(200, Failure, "Dismissed", 404),
+)
 def dismiss_failure(failure_id: FailureId, body: Annotated[DismissRequest, Body()]) -> Failure:
     store().get_failure(failure_id)
     return store().close_failure(failure_id, "DISMISSED", note=body.note)
 
 
+def openapi_document() -> str:
+    """This API's OpenAPI document (also what /docs shows)."""
+    return app.get_openapi_json_schema(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        servers=[Server(url="/")],
+        security_schemes=SECURITY_SCHEMES,
+        security=[{"sigv4": []}, {"localApiKey": []}],
+    )
+
+
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
 def openapi() -> Response[str]:
-    return Response(
-        status_code=200,
-        content_type=content_types.APPLICATION_JSON,
-        body=app.get_openapi_json_schema(title="hrsync", version="0.1.0"),
-    )
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document())
+
+
+# Swagger UI (assets bundled with Powertools, nothing fetched from elsewhere).
+app.enable_swagger(
+    path="/docs",
+    title=TITLE,
+    version=VERSION,
+    description=DESCRIPTION,
+    security_schemes=SECURITY_SCHEMES,
+    security=[{"sigv4": []}, {"localApiKey": []}],
+)
