@@ -296,6 +296,17 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
+    def _unrouted(self) -> None:
+        """A method API Gateway's REST APIs have no route for (TRACE, QUERY, ...): refused, never a 5xx."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._write(_json_response(403, "Missing Authentication Token"))
+
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler answers 501 for a method it has no do_<METHOD> for; API Gateway answers 403.
+        if name.startswith("do_"):
+            return self._unrouted
+        raise AttributeError(name)
+
     def _write(self, response: _ProxyResponse) -> None:
         self.send_response(response.status)
         names = {name.lower() for name, _ in response.headers}

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
@@ -77,6 +79,7 @@ _ERROR_EXAMPLES = {
         "Refused in the current state (a run is running: run_id names it)",
         {"message": "connection acme is already running run 20261122T040000Z-3f2a", "run_id": "20261122T040000Z-3f2a"},
     ),
+    415: ("The body is not JSON (every body is application/json)", {"message": "only application/json is accepted"}),
     503: ("The run function could not be called or could not plan", {"message": "run function failed (error)"}),
 }
 
@@ -101,6 +104,31 @@ def _json(status: int, body: ErrorBody) -> Response[str]:
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
         body=body.model_dump_json(exclude_none=True),
+    )
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response[str]:
+    """422 naming each field and what is wrong with it (pydantic's message; the input is never echoed)."""
+    detail = [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "invalid")), "type": str(e.get("type", "invalid"))}
+        for e in exc.errors()
+    ]
+    where = "; ".join(f"{'.'.join(str(p) for p in d['loc'][1:]) or d['loc'][0]}: {d['msg']}" for d in detail)
+    return Response(
+        status_code=422,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"message": where or "invalid request", "detail": detail}),
+    )
+
+
+@app.exception_handler(UnicodeDecodeError)
+def _undecodable_body(exc: UnicodeDecodeError) -> Response[str]:
+    detail = [{"loc": ["body"], "msg": "the body is not UTF-8 JSON", "type": "json_invalid"}]
+    return Response(
+        status_code=422,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"message": "body: not UTF-8 JSON", "detail": detail}),
     )
 
 
@@ -223,7 +251,7 @@ def list_connections() -> ConnectionsView:
         "`started_run` names the run that saving started, if any."
     ),
     responses={
-        **_answers(201, ConnectionView, "Created (a run started)", example=CONNECTION_EXAMPLE),
+        **_answers(201, ConnectionView, "Created (a run started)", 415, 503, example=CONNECTION_EXAMPLE),
         **_answers(200, ConnectionView, "Updated", example=CONNECTION_EXAMPLE),
     },
 )
@@ -322,7 +350,7 @@ def clear_quarantine(connection_id: ConnectionId) -> ConnectionView:
         "state, takes no lock and may run while a run is running."
     ),
     responses={
-        **_answers(202, SyncAccepted, "Run started", 404, 409, 503, example=ACCEPTED_EXAMPLE),
+        **_answers(202, SyncAccepted, "Run started", 404, 409, 415, 503, example=ACCEPTED_EXAMPLE),
         **_answers(200, DryRunPlan, "Dry run: the plan"),
     },
 )
@@ -480,7 +508,7 @@ def resolve_conflict(
         "the data in the system that holds it, then asks for this. The run re-reads and re-plans those "
         "employees: the conflict leaves the report when it is gone, and the employees sync."
     ),
-    responses=_answers(202, ConflictResolveAccepted, "Re-check started", 404, 409, 503),
+    responses=_answers(202, ConflictResolveAccepted, "Re-check started", 404, 409, 415, 503),
 )
 def recheck_conflict(connection_id: ConnectionId, body: Annotated[ConflictResolveRequest, Body()]) -> Response[str]:
     db = store()
@@ -538,11 +566,26 @@ def retry_failure(failure_id: FailureId) -> Response[str]:
 @app.delete(
     "/failures/<failure_id>",
     summary="Dismiss a failure with a note",
-    responses=_answers(200, Failure, "Dismissed", 404),
+    responses=_answers(200, Failure, "Dismissed", 404, 415),
 )
 def dismiss_failure(failure_id: FailureId, body: Annotated[DismissRequest, Body()]) -> Failure:
     store().get_failure(failure_id)
     return store().close_failure(failure_id, "DISMISSED", note=body.note)
+
+
+def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The API function's entry: a body in anything but JSON is refused here (415), before Powertools would
+    try to parse it as a form; then the routes above."""
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "").strip().lower()
+    if event.get("body") and content_type and not content_type.startswith(content_types.APPLICATION_JSON):
+        return {
+            "statusCode": 415,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": ErrorBody(message="only application/json is accepted").model_dump_json(exclude_none=True),
+            "isBase64Encoded": False,
+        }
+    return app.resolve(event, context)
 
 
 def openapi_document() -> str:
