@@ -28,7 +28,7 @@ from rich.table import Table
 from hrsync.models.api import ConflictResolveRequest, DismissRequest, SyncRequest
 from hrsync.models.connection import ConnectionInput, Credentials
 from hrsync.models.records import RunStatus
-from hrsync.models.work import WorkItem
+from hrsync.models.work import WorkMessage
 from hrsync.store.dlq import DeadLetterQueue
 from hrsync_cli.target import DEFAULT_STACK, Target, TargetError, deployed_target, local_target
 
@@ -584,10 +584,18 @@ def dlq_peek(api: Api, args: argparse.Namespace) -> int:
     rows = []
     for message in messages:
         try:
-            item: dict[str, Any] = WorkItem.model_validate_json(message.body).model_dump(mode="json")
+            items = [i.model_dump(mode="json") for i in WorkMessage.model_validate_json(message.body).items]
+            readable = True
         except ValueError:
-            item = {"unreadable": "not a work item"}
-        rows.append({"message_id": message.message_id, "receive_count": message.receive_count, "work_item": item})
+            items, readable = [], False
+        rows.append(
+            {
+                "message_id": message.message_id,
+                "receive_count": message.receive_count,
+                "readable": readable,
+                "items": items,
+            }
+        )
     if args.json:
         _print_json({"queue": name, "depth": depth, "messages": rows})
         return 0
@@ -599,13 +607,14 @@ def dlq_peek(api: Api, args: argparse.Namespace) -> int:
             [
                 r["message_id"],
                 r["receive_count"],
-                r["work_item"].get("connection_id"),
-                r["work_item"].get("run_id"),
-                r["work_item"].get("employee_id"),
-                r["work_item"].get("action"),
-                ", ".join(r["work_item"].get("fields", [])),
+                i.get("connection_id"),
+                i.get("run_id"),
+                i.get("employee_id"),
+                i.get("action"),
+                ", ".join(i.get("fields", [])),
             ]
             for r in rows
+            for i in (r["items"] or [{"employee_id": "(not a work message)"}])
         ],
     )
     return 0

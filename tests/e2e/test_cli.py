@@ -226,10 +226,10 @@ def test_cli_failures_retry_dismiss_and_dead_letter_queues(stack, systems, cli):
     # A dead letter the review function could not record waits on ReviewDLQ: peek leaves it there.
     sqs, queues = stack.client("sqs"), stack.state()["queues"]
     stale = {"connection_id": connection, "run_id": "gone", "employee_id": "x1", "action": "create", "fields": []}
-    sqs.send_message(QueueUrl=queues["ReviewDLQ"], MessageBody=json.dumps(stale))
+    sqs.send_message(QueueUrl=queues["ReviewDLQ"], MessageBody=json.dumps({"items": [stale]}))
     for _ in range(2):
         peeked = cli("dlq", "peek", "--queue", "review", "--json")
-        assert peeked["depth"] == 1 and peeked["messages"][0]["work_item"]["employee_id"] == "x1"
+        assert peeked["depth"] == 1 and [i["employee_id"] for i in peeked["messages"][0]["items"]] == ["x1"]
     assert "x1" in cli("dlq", "peek", "--queue", "review")
     moved = cli("dlq", "redrive", "--queue", "review", "--json")
     assert moved == {"queue": "ReviewDLQ", "to": "SyncDLQ", "method": "copy", "moved": 1, "task_handle": None}

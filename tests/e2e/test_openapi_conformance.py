@@ -76,7 +76,7 @@ def fuzzed() -> Iterator[LocalStack]:
         yield stack
 
 
-def test_schemathesis_finds_no_server_error_or_schema_break(fuzzed):
+def test_schemathesis_finds_no_server_error_or_schema_break(fuzzed, tmp_path):
     stack = fuzzed
     done = subprocess.run(
         [
@@ -103,6 +103,7 @@ def test_schemathesis_finds_no_server_error_or_schema_break(fuzzed):
         text=True,
         timeout=1500,
         check=False,
+        cwd=tmp_path,  # schemathesis keeps a .schemathesis folder where it runs
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     generated = re.search(r"(\d+) generated", done.stdout)
