@@ -63,11 +63,8 @@ class Target:
         )
 
     def client(self, service: str) -> Any:
-        return (
-            self.session.client(service, endpoint_url=self.endpoint_url)
-            if self.endpoint_url
-            else (self.session.client(service))
-        )
+        make: Any = self.session.client  # boto3's stubs type each service name separately
+        return make(service, endpoint_url=self.endpoint_url)
 
 
 def local_target(state_file: Path | None = None) -> Target:
