@@ -6,6 +6,7 @@ options of its own), so it gets a local stack of its own, with a synced sample e
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -57,7 +58,11 @@ def test_openapi_document_and_swagger_ui_served_without_key(stack):
         if "{" in path and method != "put":  # PUT creates
             assert "404" in errors, (path, method)
         for code, response in operation["responses"].items():
-            assert "application/json" in response.get("content", {}), (path, method, code)
+            assert response["content"]["application/json"]["examples"], (path, method, code)
+        if "requestBody" in operation:
+            refs = json.dumps(operation["requestBody"])
+            bodies = [name for name in document["components"]["schemas"] if f'/{name}"' in refs]
+            assert bodies and all(document["components"]["schemas"][b].get("examples") for b in bodies), (path, method)
     # Other routes still need the key.
     assert httpx.get(f"{stack.api_url}/connections").status_code == 403
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import pathlib
 from typing import Annotated, Any, Literal
 
+from aws_lambda_powertools import event_handler
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, Server
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.swagger_ui.html import generate_swagger_html
 
 from hrsync import clock
+from hrsync.api.examples import EXAMPLES, INVALID_EXAMPLE
 from hrsync.conflicts import resolve_field_conflict
 from hrsync.connectors import get_connector, known_connectors
 from hrsync.context import forget_connections, store
@@ -84,11 +88,10 @@ _ERROR_EXAMPLES = {
 }
 
 
-def _answers(ok: int, model: Any, description: str, *errors: int, example: Any = None) -> dict[int, Any]:
-    """OpenAPI responses of a route: its answer and the domain errors it can give (422 is added by Powertools)."""
-    content: dict[str, Any] = {"model": model}
-    if example is not None:
-        content["examples"] = {"example": {"value": example}}
+def _answers(ok: int, model: Any, description: str, *errors: int, example: str) -> dict[int, Any]:
+    """OpenAPI responses of a route: its answer and the domain errors it can give, each with an example (422 is
+    added by Powertools, and given its example in openapi_document)."""
+    content: dict[str, Any] = {"model": model, "examples": {example: {"value": EXAMPLES[example]}}}
     responses: dict[int, Any] = {ok: {"description": description, "content": {"application/json": content}}}
     for code in errors:
         text, body = _ERROR_EXAMPLES[code]
@@ -216,25 +219,10 @@ def _view(connection: Connection, started_run: str | None = None) -> ConnectionV
     )
 
 
-CONNECTION_EXAMPLE = {
-    "id": "acme-staffology-expensein",
-    "connector": "staffology-expensein",
-    "source": {"base_url": "https://api.staffology.co.uk/", "employer_id": "acme"},
-    "target": {"base_url": "https://api.expensein.com/1.0/"},
-    "secret_name": "hrsync/acme-staffology-expensein",
-    "options": {"include_bank_details": False, "leaver_threshold_percent": 10.0, "leaver_threshold_min": 5},
-    "created_at": "2026-11-21T09:00:00+00:00",
-    "updated_at": "2026-11-21T09:00:00+00:00",
-    "last_success_at": "2026-11-22T04:00:41+00:00",
-    "running_run": None,
-}
-ACCEPTED_EXAMPLE = {"run_id": "20261122T101500Z-8c1e", "status": "QUEUED"}
-
-
 @app.get(
     "/connections",
     summary="Every connection, of every connector",
-    responses=_answers(200, ConnectionsView, "The connections", example={"connections": [CONNECTION_EXAMPLE]}),
+    responses=_answers(200, ConnectionsView, "The connections", example="connections"),
 )
 def list_connections() -> ConnectionsView:
     db = store()
@@ -251,8 +239,8 @@ def list_connections() -> ConnectionsView:
         "`started_run` names the run that saving started, if any."
     ),
     responses={
-        **_answers(201, ConnectionView, "Created (a run started)", 415, 503, example=CONNECTION_EXAMPLE),
-        **_answers(200, ConnectionView, "Updated", example=CONNECTION_EXAMPLE),
+        **_answers(201, ConnectionView, "Created (a run started)", 415, 503, example="connection"),
+        **_answers(200, ConnectionView, "Updated", example="connection"),
     },
 )
 def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput, Body()]) -> Response[str]:
@@ -301,7 +289,7 @@ def put_connection(connection_id: ConnectionId, body: Annotated[ConnectionInput,
 @app.get(
     "/connections/<connection_id>",
     summary="A connection with its last successful sync and running run",
-    responses=_answers(200, ConnectionView, "The connection", 404, example=CONNECTION_EXAMPLE),
+    responses=_answers(200, ConnectionView, "The connection", 404, example="connection"),
 )
 def get_connection(connection_id: ConnectionId) -> ConnectionView:
     return _view(store().get_connection(connection_id))
@@ -314,7 +302,7 @@ def get_connection(connection_id: ConnectionId) -> ConnectionView:
         "Stops the connection's runs. Links, statuses and history are kept, so saving the connection again "
         "carries on where it stopped; the secret in Secrets Manager is left to its owner."
     ),
-    responses=_answers(200, ConnectionView, "Deleted; the connection as it was", 404, 409, example=CONNECTION_EXAMPLE),
+    responses=_answers(200, ConnectionView, "Deleted; the connection as it was", 404, 409, example="connection"),
 )
 def delete_connection(connection_id: ConnectionId) -> ConnectionView:
     db = store()
@@ -329,7 +317,7 @@ def delete_connection(connection_id: ConnectionId) -> ConnectionView:
 @app.delete(
     "/connections/<connection_id>/quarantine",
     summary="Clear a connection's quarantine (an operator's call)",
-    responses=_answers(200, ConnectionView, "Quarantine cleared", 404, example=CONNECTION_EXAMPLE),
+    responses=_answers(200, ConnectionView, "Quarantine cleared", 404, example="connection"),
 )
 def clear_quarantine(connection_id: ConnectionId) -> ConnectionView:
     db = store()
@@ -350,8 +338,8 @@ def clear_quarantine(connection_id: ConnectionId) -> ConnectionView:
         "state, takes no lock and may run while a run is running."
     ),
     responses={
-        **_answers(202, SyncAccepted, "Run started", 404, 409, 415, 503, example=ACCEPTED_EXAMPLE),
-        **_answers(200, DryRunPlan, "Dry run: the plan"),
+        **_answers(202, SyncAccepted, "Run started", 404, 409, 415, 503, example="accepted"),
+        **_answers(200, DryRunPlan, "Dry run: the plan", example="plan"),
     },
 )
 def post_sync(connection_id: ConnectionId, body: Annotated[SyncRequest | None, Body()] = None) -> Response[str]:
@@ -389,7 +377,7 @@ def _dry_run(
 @app.get(
     "/connections/<connection_id>/syncs",
     summary="Recent runs, newest first",
-    responses=_answers(200, RunsView, "Runs", 404),
+    responses=_answers(200, RunsView, "Runs", 404, example="runs"),
 )
 def list_syncs(connection_id: ConnectionId) -> RunsView:
     store().get_connection(connection_id)
@@ -399,7 +387,7 @@ def list_syncs(connection_id: ConnectionId) -> RunsView:
 @app.post(
     "/connections/<connection_id>/syncs/<run_id>/approve",
     summary="Let a run held by the mass-leaver safeguard go on (202); 409 unless it is waiting for approval",
-    responses=_answers(202, SyncAccepted, "Approved: the run starts again", 404, 409, 503, example=ACCEPTED_EXAMPLE),
+    responses=_answers(202, SyncAccepted, "Approved: the run starts again", 404, 409, 503, example="accepted"),
 )
 def approve_sync(connection_id: ConnectionId, run_id: RunId) -> Response[str]:
     connection = store().get_connection(connection_id)
@@ -413,7 +401,7 @@ def approve_sync(connection_id: ConnectionId, run_id: RunId) -> Response[str]:
 @app.get(
     "/connections/<connection_id>/syncs/<run_id>",
     summary="A run's status and counters",
-    responses=_answers(200, Run, "The run", 404),
+    responses=_answers(200, Run, "The run", 404, example="run"),
 )
 def get_sync(connection_id: ConnectionId, run_id: RunId) -> Run:
     return store().get_run(connection_id, run_id)
@@ -422,7 +410,7 @@ def get_sync(connection_id: ConnectionId, run_id: RunId) -> Run:
 @app.get(
     "/connections/<connection_id>/syncs/<run_id>/log",
     summary="The run's log lines, in order",
-    responses=_answers(200, LogView, "The log", 404),
+    responses=_answers(200, LogView, "The log", 404, example="log"),
 )
 def get_sync_log(connection_id: ConnectionId, run_id: RunId) -> LogView:
     store().get_run(connection_id, run_id)
@@ -440,7 +428,7 @@ def preview_sync(connection_id: ConnectionId, body: Annotated[SelectionPreviewRe
 @app.get(
     "/connections/<connection_id>/employees",
     summary="A tab: employees by status (all without), searched by name or code, a page at a time",
-    responses=_answers(200, EmployeesView, "A page of employees", 404),
+    responses=_answers(200, EmployeesView, "A page of employees", 404, example="employees"),
 )
 def list_employees(
     connection_id: ConnectionId,
@@ -465,7 +453,7 @@ def put_employee(
 @app.get(
     "/connections/<connection_id>/employees/<employee_id>",
     summary="One employee's status, link and history",
-    responses=_answers(200, EmployeeView, "The employee", 404),
+    responses=_answers(200, EmployeeView, "The employee", 404, example="employee"),
 )
 def get_employee(connection_id: ConnectionId, employee_id: EmployeeIdPath) -> EmployeeView:
     db = store()
@@ -482,7 +470,7 @@ def get_employee(connection_id: ConnectionId, employee_id: EmployeeIdPath) -> Em
 @app.get(
     "/connections/<connection_id>/conflicts",
     summary="The conflicts report",
-    responses=_answers(200, ConflictsView, "Conflicts found by the last run", 404),
+    responses=_answers(200, ConflictsView, "Conflicts found by the last run", 404, example="conflicts"),
 )
 def list_conflicts(connection_id: ConnectionId) -> ConflictsView:
     store().get_connection(connection_id)
@@ -508,7 +496,7 @@ def resolve_conflict(
         "the data in the system that holds it, then asks for this. The run re-reads and re-plans those "
         "employees: the conflict leaves the report when it is gone, and the employees sync."
     ),
-    responses=_answers(202, ConflictResolveAccepted, "Re-check started", 404, 409, 415, 503),
+    responses=_answers(202, ConflictResolveAccepted, "Re-check started", 404, 409, 415, 503, example="resolve"),
 )
 def recheck_conflict(connection_id: ConnectionId, body: Annotated[ConflictResolveRequest, Body()]) -> Response[str]:
     db = store()
@@ -530,7 +518,7 @@ def recheck_conflict(connection_id: ConnectionId, body: Annotated[ConflictResolv
 @app.get(
     "/failures",
     summary="Failures for review, newest first",
-    responses=_answers(200, FailuresView, "Failures"),
+    responses=_answers(200, FailuresView, "Failures", example="failures"),
 )
 def list_failures(status: Annotated[FailureStatus, Query()] = "OPEN") -> FailuresView:
     return FailuresView(failures=store().list_failures(status))
@@ -539,7 +527,7 @@ def list_failures(status: Annotated[FailureStatus, Query()] = "OPEN") -> Failure
 @app.get(
     "/failures/<failure_id>",
     summary="One failure for review",
-    responses=_answers(200, Failure, "The failure", 404),
+    responses=_answers(200, Failure, "The failure", 404, example="failure"),
 )
 def get_failure(failure_id: FailureId) -> Failure:
     return store().get_failure(failure_id)
@@ -548,7 +536,7 @@ def get_failure(failure_id: FailureId) -> Failure:
 @app.post(
     "/failures/<failure_id>/retry",
     summary="Sync the failed employee again (a run for that employee alone): 202, or 409 while a run is running",
-    responses=_answers(202, RetryAccepted, "Retry run started", 404, 409, 503),
+    responses=_answers(202, RetryAccepted, "Retry run started", 404, 409, 503, example="retry"),
 )
 def retry_failure(failure_id: FailureId) -> Response[str]:
     db = store()
@@ -566,7 +554,7 @@ def retry_failure(failure_id: FailureId) -> Response[str]:
 @app.delete(
     "/failures/<failure_id>",
     summary="Dismiss a failure with a note",
-    responses=_answers(200, Failure, "Dismissed", 404, 415),
+    responses=_answers(200, Failure, "Dismissed", 404, 415, example="dismissed"),
 )
 def dismiss_failure(failure_id: FailureId, body: Annotated[DismissRequest, Body()]) -> Failure:
     store().get_failure(failure_id)
@@ -589,15 +577,27 @@ def resolve(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def openapi_document() -> str:
-    """This API's OpenAPI document (also what /docs shows)."""
-    return app.get_openapi_json_schema(
-        title=TITLE,
-        version=VERSION,
-        description=DESCRIPTION,
-        servers=[Server(url="/")],
-        security_schemes=SECURITY_SCHEMES,
-        security=[{"sigv4": []}, {"localApiKey": []}],
+    """This API's OpenAPI document, as /openapi.json serves it and /docs shows it."""
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title=TITLE,
+            version=VERSION,
+            description=DESCRIPTION,
+            servers=[
+                Server(url=".", description="relative to this document: the stage (/v1) deployed, the root locally")
+            ],
+            security_schemes=SECURITY_SCHEMES,
+            security=[{"sigv4": []}, {"localApiKey": []}],
+        )
     )
+    # Powertools writes every route's 422 itself: give it what the handler above answers.
+    for item in document["paths"].values():
+        for operation in item.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid:
+                invalid["description"] = "Invalid input: each field named, with what is wrong (never its value)"
+                invalid["content"]["application/json"]["examples"] = {"invalid": {"value": INVALID_EXAMPLE}}
+    return json.dumps(document)
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document", include_in_schema=False)
@@ -605,12 +605,17 @@ def openapi() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=openapi_document())
 
 
-# Swagger UI (assets bundled with Powertools, nothing fetched from elsewhere).
-app.enable_swagger(
-    path="/docs",
-    title=TITLE,
-    version=VERSION,
-    description=DESCRIPTION,
-    security_schemes=SECURITY_SCHEMES,
-    security=[{"sigv4": []}, {"localApiKey": []}],
-)
+_SWAGGER_ASSETS = pathlib.Path(event_handler.__file__).parent / "openapi" / "swagger_ui"
+
+
+@app.get("/docs", summary="Swagger UI over this API's OpenAPI document", include_in_schema=False)
+def swagger_ui() -> Response[str]:
+    """Assets bundled with Powertools: nothing is fetched from elsewhere."""
+    html = generate_swagger_html(
+        openapi_document().replace("</", "<\\/"),
+        (_SWAGGER_ASSETS / "swagger-ui-bundle.min.js").read_text(encoding="utf-8"),
+        (_SWAGGER_ASSETS / "swagger-ui.min.css").read_text(encoding="utf-8"),
+        "",
+        None,
+    )
+    return Response(status_code=200, content_type="text/html", body=html)

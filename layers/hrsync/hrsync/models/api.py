@@ -187,7 +187,7 @@ class ErrorBody(BaseModel):
 class DismissRequest(BaseModel):
     """Body of DELETE /failures/{id}: why the failure needs no further action."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "user created by hand"}]})
 
     note: str = Field(min_length=1, max_length=1000)
 
@@ -232,31 +232,6 @@ class DryRunPlan(BaseModel):
     """What a run would do now. `counters` are the plan's counts, as a real run would record them
     (to_create, to_update, to_mark_leaver, in_step, not_syncing, conflicts, failed); `held_for_approval` is
     set when the mass-leaver safeguard would stop the run; `log` is what the run's log would say so far."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "connection_id": "acme-staffology-expensein",
-                    "employee_ids": None,
-                    "counters": {"seen": 3, "to_create": 1, "to_update": 1, "not_syncing": 1},
-                    "creates": [{"employee_id": "1f6c2a4e", "code": "N001", "fields": ["code", "email"]}],
-                    "updates": [
-                        {"employee_id": "9b1d7e33", "code": "E005", "target_id": "u-100005", "fields": ["last_name"]}
-                    ],
-                    "leavers": [],
-                    "not_syncing": [
-                        {"employee_id": "5e0a8c91", "code": "E032", "reason": "missing required field: email"}
-                    ],
-                    "failed": [],
-                    "conflicts": [],
-                    "warnings": [],
-                    "held_for_approval": None,
-                    "log": ["Reading employees from Staffology"],
-                }
-            ]
-        }
-    )
 
     connection_id: str
     employee_ids: list[str] | None = None

@@ -60,7 +60,20 @@ class ConnectionOptions(BaseModel):
 class ConnectionInput(BaseModel):
     """Body of PUT /connections/{id}."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "connector": "staffology-expensein",
+                    "source": {"base_url": "https://payroll.example.com/", "employer_id": "acme"},
+                    "target": {"base_url": "https://expenses.example.com/1.0/"},
+                    "secret_name": "hrsync/acme-staffology-expensein",
+                    "options": {"include_bank_details": False, "leaver_threshold_percent": 10},
+                }
+            ]
+        },
+    )
 
     connector: str = Field(min_length=1, max_length=64, examples=["staffology-expensein"])
     source: SystemEndpoint
