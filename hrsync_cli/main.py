@@ -581,8 +581,9 @@ def dlq_peek(api: Api, args: argparse.Namespace) -> int:
         messages = queue.peek(args.limit)
     except (ClientError, BotoCoreError) as exc:
         raise CliError(f"{name} could not be read ({type(exc).__name__})") from None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for message in messages:
+        items: list[dict[str, Any]]
         try:
             items = [i.model_dump(mode="json") for i in WorkMessage.model_validate_json(message.body).items]
             readable = True
