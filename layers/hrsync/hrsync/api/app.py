@@ -420,6 +420,7 @@ def get_sync_log(connection_id: ConnectionId, run_id: RunId) -> LogView:
 @app.post(
     "/connections/<connection_id>/syncs/preview",
     summary="The confirm dialog: how many selected employees a sync would send, and why the others cannot be",
+    responses=_answers(200, SelectionPreview, "What a sync of the selection would send", 404, 415, example="preview"),
 )
 def preview_sync(connection_id: ConnectionId, body: Annotated[SelectionPreviewRequest, Body()]) -> SelectionPreview:
     return preview_selection(connection_id, body.employee_ids, body.filter)
@@ -443,6 +444,7 @@ def list_employees(
 @app.put(
     "/connections/<connection_id>/employees/<employee_id>",
     summary="Assign a benefits level in hrsync (null: the source's); the next sync sends the change",
+    responses=_answers(200, EmployeeState, "The employee with the level assigned", 404, 415, example="assigned"),
 )
 def put_employee(
     connection_id: ConnectionId, employee_id: EmployeeIdPath, body: Annotated[BenefitsLevelRequest, Body()]

@@ -23,7 +23,9 @@ from hrsync.models.api import (
     PlannedSkip,
     RetryAccepted,
     RunsView,
+    SelectionPreview,
     SyncAccepted,
+    UnsendableEmployee,
 )
 from hrsync.models.connection import ConnectionOptions, SystemEndpoint
 from hrsync.models.records import (
@@ -175,6 +177,26 @@ EXAMPLES: dict[str, Any] = {
         )
     ),
     "retry": _json(RetryAccepted(failure_id=FAILURE_ID, run_id="20261122T093000Z-5d6e7f80")),
+    "preview": _json(
+        SelectionPreview(
+            selected=2,
+            would_send=1,
+            cannot_send=1,
+            employee_ids=["9b1d7e33-4c5d-5e6f-8a7b-9c0d1e2f3a4b"],
+            cannot=[UnsendableEmployee(employee_id=EMPLOYEE_ID, code="E032", reason="missing required field: email")],
+        )
+    ),
+    "assigned": _json(
+        EmployeeState(
+            connection_id="acme-hr-benefits",
+            employee_id="9b1d7e33-4c5d-5e6f-8a7b-9c0d1e2f3a4b",
+            code="E005",
+            status=SyncStatus.SUCCESSFUL,
+            target_id="2819c223-7f76-453a-919d-413861904646",
+            assigned_benefits_level="gold",
+            updated_at="2026-11-22T09:30:00.000000Z",
+        )
+    ),
     "plan": _json(
         DryRunPlan(
             connection_id=CONNECTION_ID,

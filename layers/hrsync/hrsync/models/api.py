@@ -29,7 +29,14 @@ class SyncRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{}, {"employee_ids": ["1f6c2a4e"]}, {"dry_run": True}]},
+        json_schema_extra={
+            "examples": [
+                {},
+                {"full": True},
+                {"employee_ids": ["1f6c2a4e"], "force": True},
+                {"dry_run": True},
+            ]
+        },
     )
 
     employee_ids: list[str] | None = Field(default=None, min_length=1, max_length=1000)
@@ -110,7 +117,15 @@ class EmployeeFilter(BaseModel):
 class SelectionPreviewRequest(BaseModel):
     """Body of POST /connections/{id}/syncs/preview: the employees HR selected, by id or as a filter."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"employee_ids": ["9b1d7e33-4c5d-5e6f-8a7b-9c0d1e2f3a4b"]},
+                {"filter": {"status": "NOT_SYNCING"}},
+            ]
+        },
+    )
 
     employee_ids: list[str] | None = Field(default=None, min_length=1, max_length=1000)
     filter: EmployeeFilter | None = None
@@ -141,7 +156,9 @@ class SelectionPreview(BaseModel):
 class BenefitsLevelRequest(BaseModel):
     """Body of PUT /connections/{id}/employees/{employee_id}: the benefits level HR assigns (null: the source's)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"benefits_level": "gold"}, {"benefits_level": None}]}
+    )
 
     benefits_level: str | None = Field(max_length=64, pattern=r"^[A-Za-z0-9 ._-]+$")
 
