@@ -359,11 +359,12 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
 
 
 class _DryRunStore:
-    """The store as a dry run sees it: reads go through, log lines are kept for the plan, and the two writes a
-    read makes on the way (the departments lookup, the read marker) are dropped. Any other write is refused,
-    so a connector's read that would write something makes the dry run fail rather than write."""
+    """The store as a dry run sees it: reads go through, log lines are kept for the plan, and the writes a read
+    makes on the way are dropped: the lookups it stores for the workers (the plan gets them in memory) and the
+    read marker. Any other write is refused, so a connector's read that would write something else makes the
+    dry run fail rather than write."""
 
-    _DROPPED = frozenset({"put_lookup", "record_read"})
+    _DROPPED = frozenset({"put_lookup", "clear_lookups", "record_read"})
     _READS = ("get_", "list_", "read_", "employee_states", "employees_by_status", "employee_history", "connections_of")
 
     def __init__(self, db: Store, lines: list[str]) -> None:
