@@ -99,7 +99,7 @@ def test_schemathesis_finds_no_server_error_or_schema_break(fuzzed, tmp_path):
             "--phases",
             "examples,coverage,fuzzing",
             "--max-examples",
-            "8",
+            "6",
             "--generation-deterministic",
             "--request-timeout",
             "60",
@@ -112,7 +112,8 @@ def test_schemathesis_finds_no_server_error_or_schema_break(fuzzed, tmp_path):
         check=False,
         cwd=tmp_path,  # schemathesis keeps a .schemathesis folder where it runs
     )
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
+    failures = done.stdout[done.stdout.find("FAILURES") :] if "FAILURES" in done.stdout else done.stdout[-6000:]
+    assert done.returncode == 0, failures[:10000] + done.stderr[-2000:]
     generated = re.search(r"(\d+) generated", done.stdout)
     assert generated and 100 <= int(generated.group(1)) <= 1000, done.stdout[-2000:]  # a few hundred cases
     assert f"Tested: {len(ROUTES)}" in done.stdout
