@@ -38,6 +38,7 @@ ROUTES = [
     "GET /connections/{connection_id}/employees/{employee_id}",
     "GET /connections/{connection_id}/conflicts",
     "POST /connections/{connection_id}/conflicts/resolve",
+    "POST /connections/{connection_id}/conflicts/{conflict_id}/resolve",
     "GET /failures",
     "GET /failures/{failure_id}",
     "POST /failures/{failure_id}/retry",

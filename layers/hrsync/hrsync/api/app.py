@@ -482,6 +482,7 @@ def list_conflicts(connection_id: ConnectionId) -> ConflictsView:
 @app.post(
     "/connections/<connection_id>/conflicts/<conflict_id>/resolve",
     summary="Settle a field changed differently on both sides: the winner's value is written to the other side",
+    responses=_answers(200, ConflictResolved, "The winner's value written", 404, 409, 415, example="field_resolved"),
 )
 def resolve_conflict(
     connection_id: ConnectionId, conflict_id: ConflictId, body: Annotated[ResolveRequest, Body()]

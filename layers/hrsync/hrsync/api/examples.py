@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from hrsync.models.api import (
     ConflictResolveAccepted,
+    ConflictResolved,
     ConflictsView,
     ConnectionsView,
     ConnectionView,
@@ -177,6 +178,9 @@ EXAMPLES: dict[str, Any] = {
         )
     ),
     "retry": _json(RetryAccepted(failure_id=FAILURE_ID, run_id="20261122T093000Z-5d6e7f80")),
+    "field_resolved": _json(
+        ConflictResolved(conflict_id="field:E005:last_name", winner="source", written_to="Worknice")
+    ),
     "preview": _json(
         SelectionPreview(
             selected=2,

@@ -177,7 +177,7 @@ class ResolveRequest(BaseModel):
     """Body of POST /connections/{id}/conflicts/{conflict_id}/resolve: whose value wins (source = the
     connector's source system, target = its target)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"winner": "source"}]})
 
     winner: Literal["source", "target"]
 
