@@ -116,5 +116,6 @@ def test_schemathesis_finds_no_server_error_or_schema_break(fuzzed, tmp_path):
     failures = done.stdout[done.stdout.find("FAILURES") :] if "FAILURES" in done.stdout else done.stdout[-6000:]
     assert done.returncode == 0, failures[:10000] + done.stderr[-2000:]
     generated = re.search(r"(\d+) generated", done.stdout)
-    assert generated and 100 <= int(generated.group(1)) <= 1000, done.stdout[-2000:]  # a few hundred cases
+    # bounded: 6 examples per operation come to about 50 cases per route (the coverage phase adds its own)
+    assert generated and 100 <= int(generated.group(1)) <= 60 * len(ROUTES), done.stdout[-2000:]
     assert f"Tested: {len(ROUTES)}" in done.stdout
