@@ -53,7 +53,7 @@ test-unit: $(STAMP)
 lint: $(LINT_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/hrsync/hrsync
+	$(VENV)/bin/mypy layers/hrsync/hrsync hrsync_cli
 	$(VENV)/bin/cfn-lint template.yaml
 	$(VENV)/bin/cfn-lint template.yaml -a cfn_lint_serverless.rules
 	$(VENV)/bin/sam validate --lint --region us-east-1

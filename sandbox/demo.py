@@ -220,8 +220,21 @@ def main() -> int:
         print(f"Local API {state['api']} (header x-api-key: {state['api_key']}); state in .hrsync/local.json")
 
         with stack.api_client() as api:
+            seen = len(httpx.get(f"{sandbox_expensein}/_sandbox/requests").json())
+            plan = api.post(f"/connections/{connection}/syncs", json={"dry_run": True}).raise_for_status().json()
+            dry_calls = Counter(e["method"] for e in httpx.get(f"{sandbox_expensein}/_sandbox/requests").json()[seen:])
+            p = plan["counters"]
+            print(
+                f"\nDry run: {p['to_create']} to create, {p['to_update']} to update, {p['to_mark_leaver']} leavers, "
+                f"{p['not_syncing']} not syncing, {p['conflicts']} in conflict; ExpenseIn calls {dict(dry_calls)}"
+            )
             first = sync(api, connection)
             report(api, connection, first)
+            c = first["counters"]
+            planned_as_done = [
+                p[k] for k in ("to_create", "to_update", "to_mark_leaver", "not_syncing", "conflicts")
+            ] == [c[k] for k in ("created", "updated", "marked_leaver", "not_syncing", "conflicts")]
+            print(f"The dry run's counts {'match' if planned_as_done else 'DO NOT match'} the run's.")
             log_before = httpx.get(f"{sandbox_expensein}/_sandbox/requests").json()
             second = sync(api, connection)
             log_after = httpx.get(f"{sandbox_expensein}/_sandbox/requests").json()[len(log_before) :]
@@ -229,7 +242,13 @@ def main() -> int:
             writes = sum(n for method, n in calls.items() if method != "GET")
             print(f"\nSecond run {second['run_id']}: {second['status']}; {second['counters']['in_step']} in step.")
             print(f"ExpenseIn calls during the second run: {dict(calls)}; writes: {writes}")
-            ok = first["status"] == "SUCCEEDED" and second["status"] == "SUCCEEDED" and writes == 0
+            ok = (
+                first["status"] == "SUCCEEDED"
+                and second["status"] == "SUCCEEDED"
+                and writes == 0
+                and planned_as_done
+                and set(dry_calls) == {"GET"}
+            )
 
             print("\n== Staffology Payroll -> benefits platform (hr-benefits: SCIM 2.0, served by scim2-server) ==")
             benefits = state["connections"][BENEFITS_CONNECTOR]

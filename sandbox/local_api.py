@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 LOOPBACK = "127.0.0.1"
 API_KEY_HEADER = "x-api-key"
+# The API documentation, readable in a browser without the key (a browser cannot send the header).
+PUBLIC_PATHS = frozenset({"/docs", "/openapi.json"})
 DEFAULT_STAGE = "v1"
 
 log = logging.getLogger(__name__)
@@ -271,7 +273,8 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         target = urlsplit(self.path)
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         method = self.command.upper()
-        if not secrets.compare_digest(self.headers.get(API_KEY_HEADER, ""), api.api_key):
+        public = method == "GET" and target.path in PUBLIC_PATHS
+        if not public and not secrets.compare_digest(self.headers.get(API_KEY_HEADER, ""), api.api_key):
             self._write(_json_response(403, "Forbidden"))
             return
         matched = api.match(method, target.path)
@@ -292,6 +295,17 @@ class _ApiRequestHandler(BaseHTTPRequestHandler):
         self._write(proxy_response(api.invoke(route.function, json.dumps(event).encode())))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+    def _unrouted(self) -> None:
+        """A method API Gateway's REST APIs have no route for (TRACE, QUERY, ...): refused, never a 5xx."""
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._write(_json_response(403, "Missing Authentication Token"))
+
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler answers 501 for a method it has no do_<METHOD> for; API Gateway answers 403.
+        if name.startswith("do_"):
+            return self._unrouted
+        raise AttributeError(name)
 
     def _write(self, response: _ProxyResponse) -> None:
         self.send_response(response.status)

@@ -784,15 +784,32 @@ def shallow_moto_query_results() -> None:
     dynamodb_table.copy = _Copy()  # type: ignore[assignment]
 
 
+def unsupported_moto_move_tasks() -> None:
+    """Answer SQS StartMessageMoveTask with UnsupportedOperation, as SQS-compatible services without it do.
+
+    moto lacks the operation: in-process it raises NotImplementedError, and its server turns that into an
+    HTML 500, which a client cannot tell from a broken server. The DLQ redrive then falls back to moving
+    messages itself, as it does against moto in-process.
+    """
+    from moto.sqs.exceptions import SQSException
+    from moto.sqs.responses import SQSResponse
+
+    def start_message_move_task(self: Any) -> str:
+        raise SQSException("UnsupportedOperation", "StartMessageMoveTask is not supported by the local AWS")
+
+    SQSResponse.start_message_move_task = start_message_move_task  # type: ignore[attr-defined]
+
+
 def tune_moto() -> None:
     """Everything the local AWS changes in moto: atomic requests, cheap transactions, conditions and answers,
-    and queue sends."""
+    queue sends, and an honest answer for the SQS operation it lacks."""
     serialize_moto_requests()
     snapshot_moto_transactions()
     cache_moto_conditions()
     plain_moto_dynamodb_answers()
     shallow_moto_query_results()
     lazy_moto_queue_attributes()
+    unsupported_moto_move_tasks()
 
 
 def _serve_moto() -> None:

@@ -7,7 +7,8 @@ simulated vendor systems, with one demo connection per connector created through
         stack.wait_idle()
 
 `.hrsync/local.json` records the endpoints for other processes (the CLI, the demo):
-`{"api", "api_key", "aws_endpoint", "lambda_endpoint", "systems": {...}, "connections": {...}}`.
+`{"api", "api_key", "aws_endpoint", "lambda_endpoint", "region", "queues": {...}, "systems": {...},
+"connections": {...}}`.
 """
 
 from __future__ import annotations
@@ -240,8 +241,18 @@ class LocalStack:
             "aws_endpoint": self.aws_endpoint,
             "lambda_endpoint": self.lambda_endpoint,
             "region": self.region,
+            "queues": self.queues(),
             "systems": dict(self.systems),
             "connections": dict(self.connections),
+        }
+
+    def queues(self) -> dict[str, str]:
+        """Logical id -> URL of every SQS queue in the template (the CLI's `dlq` commands use them)."""
+        resources = self._require(self.resources)
+        return {
+            name: resources.ref(name)
+            for name, resource in resources.template.get("Resources", {}).items()
+            if resource.get("Type") == "AWS::SQS::Queue"
         }
 
     # ----------------------------------------------------------------------------------------- helpers

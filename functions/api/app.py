@@ -4,10 +4,10 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hrsync.api.app import app
+from hrsync.api.app import resolve
 from hrsync.entry import lambda_entry
 
 
 @lambda_entry
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return resolve(event, context)

@@ -111,8 +111,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         # Lambda's async invoke is the one AWS call moto cannot run (it needs Docker): record it instead,
         # and the test drives run_sync with the payload, as the local emulator does.
         monkeypatch.setattr("hrsync.api.app.invoke_async", lambda name, payload: state.invocations.append(payload))
+        # A dry run invokes run_sync synchronously: run its handler in place, as Lambda would answer.
+        monkeypatch.setattr("hrsync.api.app.invoke_sync", _invoke_run_function)
         yield state
         _reset_caches()
+
+
+def _invoke_run_function(name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    from functions_run_sync import handler
+
+    return handler(json.loads(json.dumps(payload)), FakeContext(name, 900))
 
 
 def _reset_caches() -> None:

@@ -268,3 +268,29 @@ def test_every_connector_has_its_run_function_schedule_and_api_entry(template: d
         # The MicrOpay connectors serve Australian employers: 04:00 in their own timezone parameter
         timezone = "MicropayScheduleTimezone" if connector.startswith("micropay-") else "ScheduleTimezone"
         assert schedule["ScheduleExpressionTimezone"] == {"Ref": timezone}, function
+
+
+def test_alarms_watch_every_dlq_review_errors_and_quarantine_and_notify_the_topic(template: dict[str, Any]) -> None:
+    alarms = _resources(template, "AWS::CloudWatch::Alarm")
+    watched_queues = {
+        a["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for a in alarms.values()
+        if a["Properties"]["Namespace"] == "AWS/SQS"
+    }
+    dead_letter_queues = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in _resources(template, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    } | {"ScheduleDLQ"}
+    assert watched_queues == dead_letter_queues == {"SyncDLQ", "ReviewDLQ", "ScheduleDLQ"}
+    review = [a for a in alarms.values() if a["Properties"]["Namespace"] == "AWS/Lambda"]
+    assert [a["Properties"]["Dimensions"][0]["Value"] for a in review] == [{"Ref": "FailedSyncReviewFunction"}]
+    quarantine = _props(template, "QuarantinedConnectionsAlarm")
+    namespace = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert (quarantine["Namespace"], quarantine["MetricName"]) == (namespace, "ConnectionsQuarantined")
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert props["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }

@@ -22,11 +22,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from hrsync.apply import Batch, apply_items
-from hrsync.errors import ConfigurationError
+from hrsync.errors import ConfigurationError, HrsyncError
+from hrsync.models.records import Run
 from hrsync.models.work import WorkMessage
 from hrsync.observability import logger, metrics, tracer
 from hrsync.review import review_dead_letter
-from hrsync.runs import execute_run, run_scheduled
+from hrsync.runs import dry_run, execute_run, run_scheduled
 from hrsync.settings import get_settings
 
 SAFETY_MARGIN_S = 3.0
@@ -60,9 +61,21 @@ class ScheduleInvocation(BaseModel):
     trigger: str
 
 
+class DryRunInvocation(BaseModel):
+    """The API's dry run: the run as it would start, never stored; answered with the plan."""
+
+    dry_run: Run
+
+
 def handle_run_event(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """run_sync: an API-started run (`{connection_id, run_id}`) or the schedule (`{"trigger": "schedule"}`)."""
+    """run_sync: an API-started run (`{connection_id, run_id}`), the schedule (`{"trigger": "schedule"}`) or a
+    dry run (`{"dry_run": run}`, answered with the plan)."""
     deadline = deadline_of(context)
+    if "dry_run" in event:
+        try:
+            return dry_run(DryRunInvocation.model_validate(event).dry_run, deadline).model_dump(mode="json")
+        except HrsyncError as exc:  # messages carry ids and reasons only
+            return {"dry_run_error": str(exc)}
     try:
         run = RunInvocation.model_validate(event)
     except ValidationError:

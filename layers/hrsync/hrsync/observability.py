@@ -13,9 +13,11 @@ import re
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "hrsync"))
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "hrsync")
+METRICS_NAMESPACE = os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "hrsync")
+logger = Logger(service=SERVICE)
 tracer = Tracer()
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "hrsync"))
+metrics = Metrics(namespace=METRICS_NAMESPACE)
 
 _PATTERNS = [
     re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),  # e-mail

@@ -13,14 +13,22 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from hrsync import clock
 from hrsync.connectors import RunRead
 from hrsync.context import OpenConnection, open_connection, store, with_fresh_credentials
-from hrsync.errors import AuthenticationError, ExternalSystemError, HrsyncError, RunInProgressError
+from hrsync.errors import (
+    AuthenticationError,
+    ExternalSystemError,
+    HrsyncError,
+    RunInProgressError,
+    StateConflictError,
+)
+from hrsync.models.api import DryRunPlan, PlannedChange, PlannedConflictView, PlannedSkip, PlannedWarning
+from hrsync.models.connection import Connection
 from hrsync.models.employee import Employee, Listing
 from hrsync.models.records import (
     Conflict,
@@ -33,7 +41,7 @@ from hrsync.models.records import (
     SyncStatus,
 )
 from hrsync.models.work import Action, WorkItem, items_per_message
-from hrsync.observability import logger, metrics
+from hrsync.observability import METRICS_NAMESPACE, SERVICE, logger
 from hrsync.settings import get_settings
 from hrsync.store.queue import send_work_items
 from hrsync.store.table import Store
@@ -244,7 +252,24 @@ def _change_feed_start(opened: OpenConnection, run: Run, feed: dict[str, Any]) -
     return clock.parse(str(read_to)) - timedelta(seconds=options.change_feed_overlap_seconds), None
 
 
-def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -> None:
+@dataclass
+class PlannedRun:
+    """What planning found for a run, before anything is recorded, uploaded or queued."""
+
+    plan: Plan
+    counters: RunCounters
+    states: dict[str, EmployeeState]
+    source: Listing
+    target: Listing
+    opened: OpenConnection
+    current: Connection
+    selected: set[str]
+    hold_reason: str | None  # set when the mass-leaver safeguard stops the run before applying
+
+
+def plan_for(db: Store, run: Run, deadline: Callable[[], float] | None = None) -> PlannedRun:
+    """Read both systems and plan `run`: the real run's and the dry run's one read-and-plan (a dry run passes
+    a store that keeps the log lines and writes nothing, see _DryRunStore)."""
     connection_id, run_id = run.connection_id, run.run_id
     current = db.get_connection(connection_id)  # as saved now: options changed since must count
     states = db.employee_states(connection_id)
@@ -292,30 +317,113 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
     )
     options = opened.connection.options
     threshold = options.leaver_threshold(len(links))
+    hold_reason = None
     if c.to_mark_leaver > threshold and run.approved_by is None:
-        reason = (
+        hold_reason = (
             f"{c.to_mark_leaver} leaver marks exceed the safeguard of {threshold} "
             f"({options.leaver_threshold_percent:g}% of {len(links)} linked users, "
             f"at least {options.leaver_threshold_min})"
         )
-        db.hold_run(connection_id, run_id, reason, c, options.approval_wait_hours * 3600)
+    return PlannedRun(plan, c, states, source, target, opened, current, selected, hold_reason)
+
+
+def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -> None:
+    connection_id, run_id = run.connection_id, run.run_id
+    planned = plan_for(db, run, deadline)
+    plan, c, states, opened, selected = planned.plan, planned.counters, planned.states, planned.opened, planned.selected
+    only = set(run.employee_ids) if run.employee_ids else None
+    if planned.hold_reason:
+        wait_seconds = opened.connection.options.approval_wait_hours * 3600
+        db.hold_run(connection_id, run_id, planned.hold_reason, c, wait_seconds)
         db.log(
             run_id,
-            f"Job Held: {reason}; nothing was applied. "
+            f"Job Held: {planned.hold_reason}; nothing was applied. "
             f"Approve with POST /connections/{connection_id}/syncs/{run_id}/approve",
             "WARNING",
         )
         return
     if only is None:
         db.replace_conflicts(connection_id, _conflicts(plan, run_id))
-    fingerprints = _Fingerprints(opened, source, target)
+    else:
+        _recheck_conflicts(db, connection_id, run_id, plan, only)
+    fingerprints = _Fingerprints(opened, planned.source, planned.target)
     pending = _record_states(db, run, plan, states, fingerprints, selected)
     upload_step = opened.connector.upload_run
     if upload_step is not None:
-        c.failed += with_fresh_credentials(connection_id, lambda o: upload_step(o, db, run, states), deadline, current)
+        c.failed += with_fresh_credentials(
+            connection_id, lambda o: upload_step(o, db, run, states), deadline, planned.current
+        )
     db.record_plan(connection_id, run_id, c)
     _queue(db, run, pending, states, fingerprints, opened.policy.target_name, selected)
     finish_run_if_done(db, connection_id, run_id)
+
+
+class _DryRunStore:
+    """The store as a dry run sees it: reads go through, log lines are kept for the plan, and the writes a read
+    makes on the way are dropped: the lookups it stores for the workers (the plan gets them in memory) and the
+    read marker. Any other write is refused, so a connector's read that would write something else makes the
+    dry run fail rather than write."""
+
+    _DROPPED = frozenset({"put_lookup", "clear_lookups", "record_read"})
+    _READS = ("get_", "list_", "read_", "employee_states", "employees_by_status", "employee_history", "connections_of")
+
+    def __init__(self, db: Store, lines: list[str]) -> None:
+        self._db = db
+        self.lines = lines
+
+    def log(self, run_id: str, message: str, level: str = "INFO") -> None:
+        self.lines.append(message)
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._DROPPED:
+            return lambda *args, **kwargs: None
+        if name.startswith(self._READS) or name == "payroll_changes":
+            return getattr(self._db, name)
+        raise StateConflictError(f"a dry run writes nothing, and planning this connection would ({name})")
+
+
+def dry_run(run: Run, deadline: Callable[[], float] | None = None) -> DryRunPlan:
+    """Plan `run` as a real run would, and return the plan: nothing is written to either system or the table,
+    no lock is taken and no state moves. The counts are those the real run would record."""
+    lines: list[str] = []
+    planned = plan_for(cast(Store, _DryRunStore(store(), lines)), run, deadline)
+    plan = planned.plan
+
+    def change(p: EmployeePlan) -> PlannedChange:
+        return PlannedChange(employee_id=p.employee_id, code=p.code, target_id=p.target_id, fields=list(p.fields))
+
+    def skip(p: EmployeePlan) -> PlannedSkip:
+        return PlannedSkip(employee_id=p.employee_id, code=p.code, reason=p.reason or "")
+
+    def of(outcome: Outcome, action: Action | None = None) -> list[EmployeePlan]:
+        return [p for p in plan.employees if p.outcome is outcome and (action is None or p.action is action)]
+
+    return DryRunPlan(
+        connection_id=run.connection_id,
+        employee_ids=run.employee_ids,
+        counters=planned.counters,
+        creates=[change(p) for p in of(Outcome.APPLY, Action.CREATE)],
+        updates=[change(p) for p in of(Outcome.APPLY, Action.UPDATE)],
+        leavers=[change(p) for p in of(Outcome.APPLY, Action.MARK_LEAVER)],
+        not_syncing=[skip(p) for p in of(Outcome.NOT_SYNCING)],
+        failed=[skip(p) for p in of(Outcome.FAILED)],
+        conflicts=[
+            PlannedConflictView(
+                conflict_id=c.key,
+                kind=c.kind,
+                reason=c.reason,
+                code=c.code,
+                employee_ids=list(c.employee_ids),
+                target_ids=list(c.target_ids),
+            )
+            for c in plan.conflicts
+        ],
+        warnings=[
+            PlannedWarning(employee_id=p.employee_id, warning=warning) for p in plan.employees for warning in p.warnings
+        ],
+        held_for_approval=planned.hold_reason,
+        log=lines,
+    )
 
 
 def _queue(
@@ -384,6 +492,16 @@ def _conflicts(plan: Plan, run_id: str) -> list[Conflict]:
         )
         for c in plan.conflicts
     ]
+
+
+def _recheck_conflicts(db: Store, connection_id: str, run_id: str, plan: Plan, only: set[str]) -> None:
+    """A run for some employees re-checks the conflicts that name them (gone when the data was fixed, or
+    found again); conflicts naming none of them stay as the last full run left them."""
+    found = {c.conflict_id: c for c in _conflicts(plan, run_id) if only & set(c.employee_ids)}
+    kept = [
+        c for c in db.list_conflicts(connection_id) if not only & set(c.employee_ids) and c.conflict_id not in found
+    ]
+    db.replace_conflicts(connection_id, kept + list(found.values()))
 
 
 @dataclass
@@ -553,13 +671,15 @@ def finish_run_if_done(db: Store, connection_id: str, run_id: str) -> Run | None
     if status is RunStatus.SUCCEEDED and db.get_state(connection_id).get("quarantine"):
         db.clear_quarantine(connection_id)
         db.log(run_id, "Quarantine cleared: this run succeeded")
-    _publish_metrics(run.connection_id, c)
+    _publish_metrics(run, c, status)
     return ended
 
 
-def _publish_metrics(connection_id: str, c: RunCounters) -> None:
-    """Counts per run, per connection (ids only)."""
-    metrics.add_dimension(name="connection", value=connection_id)
+def _publish_metrics(run: Run, c: RunCounters, status: RunStatus) -> None:
+    """Counts and duration per run, per connection (ids only), flushed at once: runs that end in one worker
+    batch keep a record each. A quarantined run also counts, without the connection, where its alarm looks."""
+    per_run = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+    per_run.add_dimension(name="connection", value=run.connection_id)
     for name, value in (
         ("EmployeesCreated", c.created),
         ("EmployeesUpdated", c.updated),
@@ -567,4 +687,12 @@ def _publish_metrics(connection_id: str, c: RunCounters) -> None:
         ("EmployeesNotSyncing", c.not_syncing + c.conflicts),
         ("EmployeesFailed", c.failed),
     ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        per_run.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    if run.started_at:
+        duration = (clock.now() - datetime.fromisoformat(run.started_at)).total_seconds()
+        per_run.add_metric(name="RunDuration", unit=MetricUnit.Seconds, value=max(0.0, duration))
+    per_run.flush_metrics()
+    if status is RunStatus.QUARANTINED:
+        alarm = EphemeralMetrics(namespace=METRICS_NAMESPACE, service=SERVICE)
+        alarm.add_metric(name="ConnectionsQuarantined", unit=MetricUnit.Count, value=1)
+        alarm.flush_metrics()

@@ -3,28 +3,43 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl
+
+
+def _storable_url(url: HttpUrl) -> HttpUrl:
+    # Normalising (IDNA hosts, a trailing slash) can lengthen a URL past what HttpUrl reads back: refuse it
+    # here rather than store a connection that cannot be loaded again.
+    if len(str(url)) > 2000:
+        raise ValueError("URL should have at most 2000 characters once normalised")
+    return url
 
 
 class SystemEndpoint(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    base_url: HttpUrl
+    base_url: Annotated[HttpUrl, AfterValidator(_storable_url)]
     employer_id: str | None = Field(default=None, max_length=100)
     # Which system this is, for a connector whose source is chosen per connection (hr-benefits: "staffology").
     system: str | None = Field(default=None, max_length=64, pattern=r"^[a-z0-9-]+$")
+
+
+def _four_places(value: float) -> float:
+    return round(value, 4)
 
 
 class ConnectionOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     include_bank_details: bool = False
-    leaver_threshold_percent: float = Field(default=10.0, ge=0, le=100)
-    leaver_threshold_min: int = Field(default=5, ge=0)
+    # Numbers are stored in DynamoDB (38 digits, no denormals): bounded, and fractions kept to 4 places.
+    leaver_threshold_percent: Annotated[float, AfterValidator(_four_places)] = Field(default=10.0, ge=0, le=100)
+    leaver_threshold_min: int = Field(default=5, ge=0, le=1_000_000)
     approval_wait_hours: int = Field(default=24, ge=1, le=24 * 14)
-    target_rate_limit_per_s: float | None = Field(default=None, gt=0, le=10_000)
+    target_rate_limit_per_s: Annotated[float, AfterValidator(_four_places)] | None = Field(
+        default=None, ge=0.01, le=10_000
+    )
     # Incremental runs (a source with a change feed): changes are read from the last complete read minus
     # this overlap (the source's clock may run behind ours), and every so many days a run reads everyone.
     change_feed_overlap_seconds: int = Field(default=300, ge=0, le=86_400)
@@ -45,7 +60,20 @@ class ConnectionOptions(BaseModel):
 class ConnectionInput(BaseModel):
     """Body of PUT /connections/{id}."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "connector": "staffology-expensein",
+                    "source": {"base_url": "https://payroll.example.com/", "employer_id": "acme"},
+                    "target": {"base_url": "https://expenses.example.com/1.0/"},
+                    "secret_name": "hrsync/acme-staffology-expensein",
+                    "options": {"include_bank_details": False, "leaver_threshold_percent": 10},
+                }
+            ]
+        },
+    )
 
     connector: str = Field(min_length=1, max_length=64, examples=["staffology-expensein"])
     source: SystemEndpoint

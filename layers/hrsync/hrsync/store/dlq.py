@@ -77,7 +77,9 @@ class DeadLetterQueue:
         except NotImplementedError:
             pass
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("UnsupportedOperation", "InvalidAction"):
+            # SQS's JSON protocol prefixes the code (AWS.SimpleQueueService.UnsupportedOperation).
+            code = str(exc.response.get("Error", {}).get("Code", "")).rsplit(".", 1)[-1]
+            if code not in ("UnsupportedOperation", "InvalidAction"):
                 raise StoreError(f"SQS refused the move task: {exc.response['Error']['Code']}") from exc
         return Redrive(method="copy", moved=self._copy(destination_url, max_messages))
 

@@ -30,7 +30,7 @@ from hrsync.models.records import (
     SyncStatus,
 )
 from hrsync.store import dynamo, keys
-from hrsync.store.dynamo import Item, is_conditional_failure, values
+from hrsync.store.dynamo import Item, StoreError, is_conditional_failure, values
 
 TRANSACT_LIMIT = 100  # actions in one TransactWriteItems
 _NOT_EXPIRED = "(attribute_not_exists(expires_at) OR expires_at > :now)"
@@ -108,6 +108,33 @@ class Store:
             ExpressionAttributeValues=values({":pk": keys.by_connector(connector)}),
         )
         return [Connection.model_validate(_fields(item)) for item in items]
+
+    def delete_connection(self, connection_id: str) -> None:
+        """Delete a connection's config and state, unless a run holds its lock (RunInProgressError). Links,
+        statuses and history stay: saving the connection again carries on with them."""
+        pk = keys.connection(connection_id)
+        state = self.get_state(connection_id)
+        holder = state.get("lock_run_id")
+        if holder and int(state.get("lock_expires_at", 0)) > clock.epoch():
+            raise RunInProgressError(connection_id, str(holder))
+        try:
+            dynamo.transact(
+                [
+                    {
+                        "Delete": {
+                            "TableName": self.table,
+                            "Key": values({"pk": pk, "sk": keys.STATE}),
+                            "ConditionExpression": "attribute_not_exists(lock_run_id) OR lock_expires_at <= :now",
+                            "ExpressionAttributeValues": values({":now": clock.epoch()}),
+                        }
+                    },
+                    {"Delete": {"TableName": self.table, "Key": values({"pk": pk, "sk": keys.CONFIG})}},
+                ]
+            )
+        except ClientError as exc:
+            if "ConditionalCheckFailed" in dynamo.cancellation_codes(exc):
+                raise RunInProgressError(connection_id, str(self.get_state(connection_id).get("lock_run_id"))) from exc
+            raise StoreError(f"DynamoDB refused the delete: {exc.response['Error']['Code']}") from exc
 
     def get_state(self, connection_id: str) -> Item:
         return dynamo.get(self.table, keys.connection(connection_id), keys.STATE) or {}

@@ -1,0 +1,1 @@
+"""The `hrsync` command for the people on call (not Lambda code: it runs on an operator's machine)."""
