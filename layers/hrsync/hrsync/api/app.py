@@ -18,7 +18,14 @@ from hrsync.api.examples import EXAMPLES, INVALID_EXAMPLE
 from hrsync.conflicts import resolve_field_conflict
 from hrsync.connectors import get_connector, known_connectors
 from hrsync.context import forget_connections, store
-from hrsync.errors import ConfigurationError, NotFoundError, RunInProgressError, StateConflictError
+from hrsync.errors import (
+    ConfigurationError,
+    ExternalSystemError,
+    NotFoundError,
+    RecordNotFoundError,
+    RunInProgressError,
+    StateConflictError,
+)
 from hrsync.models.api import (
     BenefitsLevelRequest,
     ConflictResolveAccepted,
@@ -158,6 +165,18 @@ def _configuration(exc: ConfigurationError) -> Response[str]:
 
 @app.exception_handler(InvokeError)
 def _invoke_failed(exc: InvokeError) -> Response[str]:
+    return _json(503, ErrorBody(message=str(exc)))
+
+
+@app.exception_handler(RecordNotFoundError)
+def _record_gone(exc: RecordNotFoundError) -> Response[str]:
+    """A vendor system no longer holds a record a route needed (resolving a field conflict, say)."""
+    return _json(404, ErrorBody(message=str(exc)))
+
+
+@app.exception_handler(ExternalSystemError)
+def _system_failed(exc: ExternalSystemError) -> Response[str]:
+    """A vendor system a route had to call could not answer: 503 with the reason (ids, never values)."""
     return _json(503, ErrorBody(message=str(exc)))
 
 
