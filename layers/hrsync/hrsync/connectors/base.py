@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 from hrsync.models.connection import Connection, Credentials
 from hrsync.models.employee import Listing
 from hrsync.models.records import EmployeeState, Run
+from hrsync.settings import get_settings
 from hrsync.sync.plan import PlannedConflict, Policy
 from hrsync.systems.base import SourceSystem, TargetSystem
-from hrsync.systems.http import RetryPolicy
+from hrsync.systems.http import RateBudget, RetryPolicy
 
 if TYPE_CHECKING:
     from hrsync.context import OpenConnection
@@ -56,3 +57,10 @@ class Connector:
     policy_for: Callable[[Connection], Policy]
     read_run: ReadStep | None = None  # None: departments, every source employee, every target record
     upload_run: UploadStep | None = None  # None: nothing flows back to the source
+
+
+def target_budget(connection: Connection) -> RateBudget | None:
+    """This process's share of the target's rate limit: the connection's limit split between the worker
+    processes that may call the target at once (None when the connection declares no limit)."""
+    limit = connection.options.target_rate_limit_per_s
+    return RateBudget(limit / get_settings().worker_concurrency) if limit else None

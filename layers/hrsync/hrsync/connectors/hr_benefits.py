@@ -10,13 +10,12 @@ benefits level and externalId (hrsync's employee id) are kept in step; leavers a
 
 from __future__ import annotations
 
-from hrsync.connectors.base import Connector
+from hrsync.connectors.base import Connector, target_budget
 from hrsync.connectors.sources import source_option
 from hrsync.models.connection import Connection, Credentials
-from hrsync.settings import get_settings
 from hrsync.sync.plan import MatchKey, Policy
 from hrsync.systems.base import SourceSystem
-from hrsync.systems.http import RateBudget, RetryPolicy
+from hrsync.systems.http import RetryPolicy
 from hrsync.systems.scim import NAME as TARGET_NAME
 from hrsync.systems.scim import ScimTarget
 
@@ -29,13 +28,11 @@ def _source(connection: Connection, credentials: Credentials, policy: RetryPolic
 
 
 def _target(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> ScimTarget:
-    limit = connection.options.target_rate_limit_per_s
-    share = get_settings().worker_concurrency  # processes that may call the target at once
     return ScimTarget.connect(
         str(connection.target.base_url),
         credentials.target.api_key,
         policy,
-        budget=RateBudget(limit / share) if limit else None,
+        budget=target_budget(connection),
     )
 
 

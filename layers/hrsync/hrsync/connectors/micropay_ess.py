@@ -10,14 +10,13 @@ reconciliation, or `full: true` on POST /syncs, compares everyone.
 from __future__ import annotations
 
 from hrsync.change_feed import read_by_change_feed
-from hrsync.connectors.base import Connector
+from hrsync.connectors.base import Connector, target_budget
 from hrsync.errors import ConfigurationError
 from hrsync.member_edits import upload_member_edits
 from hrsync.models.connection import Connection, Credentials
-from hrsync.settings import get_settings
 from hrsync.sync.plan import Policy
 from hrsync.systems.access_ess import PROFILE_FIELDS, AccessEss
-from hrsync.systems.http import RateBudget, RetryPolicy
+from hrsync.systems.http import RetryPolicy
 from hrsync.systems.micropay import MicrOpay
 
 NAME = "micropay-ess"
@@ -39,7 +38,8 @@ PAYROLL_OWNED = (
 )
 
 
-def _source(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> MicrOpay:
+def open_micropay(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> MicrOpay:
+    """MicrOpay from a connection: its Web API key, and the username and password its secret must hold."""
     extra = credentials.source.model_extra or {}
     for name in ("username", "password"):
         if not isinstance(extra.get(name), str) or not extra[name]:
@@ -50,13 +50,11 @@ def _source(connection: Connection, credentials: Credentials, policy: RetryPolic
 
 
 def _target(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> AccessEss:
-    limit = connection.options.target_rate_limit_per_s
-    share = get_settings().worker_concurrency
     return AccessEss.connect(
         str(connection.target.base_url),
         credentials.target.api_key,
         policy,
-        budget=RateBudget(limit / share) if limit else None,
+        budget=target_budget(connection),
     )
 
 
@@ -77,7 +75,7 @@ CONNECTOR = Connector(
     name=NAME,
     source_name=SOURCE,
     target_name=TARGET,
-    open_source=_source,
+    open_source=open_micropay,
     open_target=_target,
     policy_for=_policy,
     read_run=read_by_change_feed,

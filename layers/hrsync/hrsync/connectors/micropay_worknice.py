@@ -13,14 +13,12 @@ MicrOpay -> Worknice. A direction the systems cannot support is refused when the
 
 from __future__ import annotations
 
-from hrsync.connectors.base import Connector
-from hrsync.errors import ConfigurationError
+from hrsync.connectors.base import Connector, target_budget
+from hrsync.connectors.micropay_ess import open_micropay
 from hrsync.models.connection import Connection, Credentials
-from hrsync.settings import get_settings
 from hrsync.sync.groups import directions, integration_id
 from hrsync.sync.plan import Policy
-from hrsync.systems.http import RateBudget, RetryPolicy
-from hrsync.systems.micropay import MicrOpay
+from hrsync.systems.http import RetryPolicy
 from hrsync.systems.worknice import Worknice
 from hrsync.two_way import read_both_sides, sync_data_groups
 
@@ -29,24 +27,12 @@ SOURCE = "MicrOpay"
 TARGET = "Worknice"
 
 
-def _source(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> MicrOpay:
-    extra = credentials.source.model_extra or {}
-    for name in ("username", "password"):
-        if not isinstance(extra.get(name), str) or not extra[name]:
-            raise ConfigurationError(f"connection {connection.id}: secret field source.{name} is required for MicrOpay")
-    return MicrOpay.connect(
-        str(connection.source.base_url), credentials.source.api_key, extra["username"], extra["password"], policy
-    )
-
-
 def _target(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> Worknice:
-    limit = connection.options.target_rate_limit_per_s
-    share = get_settings().worker_concurrency
     return Worknice.connect(
         str(connection.target.base_url),
         credentials.target.api_key,
         policy,
-        budget=RateBudget(limit / share) if limit else None,
+        budget=target_budget(connection),
     )
 
 
@@ -71,7 +57,7 @@ CONNECTOR = Connector(
     name=NAME,
     source_name=SOURCE,
     target_name=TARGET,
-    open_source=_source,
+    open_source=open_micropay,
     open_target=_target,
     policy_for=_policy,
     read_run=read_both_sides,

@@ -7,13 +7,12 @@ the connection's include_bank_details option is on.
 
 from __future__ import annotations
 
-from hrsync.connectors.base import Connector
+from hrsync.connectors.base import Connector, target_budget
 from hrsync.errors import ConfigurationError
 from hrsync.models.connection import Connection, Credentials
-from hrsync.settings import get_settings
 from hrsync.sync.plan import Policy
 from hrsync.systems.expensein import ExpenseIn
-from hrsync.systems.http import RateBudget, RetryPolicy
+from hrsync.systems.http import RetryPolicy
 from hrsync.systems.staffology import StaffologyPayroll
 
 NAME = "staffology-expensein"
@@ -28,14 +27,12 @@ def _source(connection: Connection, credentials: Credentials, policy: RetryPolic
 
 
 def _target(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> ExpenseIn:
-    limit = connection.options.target_rate_limit_per_s
-    share = get_settings().worker_concurrency  # processes that may call the target at once
     return ExpenseIn.connect(
         str(connection.target.base_url),
         credentials.target.api_key,
         policy,
         include_bank=connection.options.include_bank_details,
-        budget=RateBudget(limit / share) if limit else None,
+        budget=target_budget(connection),
     )
 
 
