@@ -651,18 +651,6 @@ class Store:
         )
         dynamo.put(self.table, item)
 
-    def finish_item(
-        self,
-        state: EmployeeState,
-        entry: HistoryEntry,
-        counter: str,
-        *,
-        failure: Failure | None = None,
-        target_calls: int = 0,
-    ) -> bool:
-        """Record one work item's end, exactly once (see finish_items). False when it was already finished."""
-        return self.finish_items([Finish(state, entry, counter, failure, target_calls)])[0]
-
     def claim_work(self, claim_id: str, until: int) -> bool:
         """Claim a message's work for one attempt, until epoch second `until` (when the attempting invocation
         must have ended): a conditional put, so two deliveries of the same message never both call the
