@@ -138,6 +138,7 @@ class Bench:
             "throttled": sum(1 for entry in log if entry["status"] == 429),
             "dynamodb": _requests(aws, "DynamoDB"),
             "sqs": _requests(aws, "AmazonSQS"),
+            "aws_cpu_s": _cpu(aws),
             "lambda_s": {
                 name: round(pool.busy_seconds - busy[name], 2)
                 for name, pool in self.stack.pools.items()
@@ -312,6 +313,12 @@ def _requests(aws: dict[str, dict[str, Any]], service: str) -> dict[str, int]:
         for action, figures in sorted(aws.items())
         if action.startswith(service + ".") or action.startswith(service + "_")
     }
+
+
+def _cpu(aws: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """The local AWS's CPU seconds by action, largest first: what moto spent answering this run."""
+    spent = sorted(((float(figures["cpu_s"]), action) for action, figures in aws.items()), reverse=True)
+    return {action: round(seconds, 2) for seconds, action in spent if seconds >= 0.05}
 
 
 def _seconds(iso: str) -> float:
