@@ -53,3 +53,54 @@ def test_send_takes_a_slot_per_attempt_and_reports_429(monkeypatch: pytest.Monke
     assert budget.rate == 50
     # two slots were taken: the first at 100/s, the second after the 429 at 50/s
     assert budget.reserve() == pytest.approx(1 / 100 + 1 / 50)
+
+
+def test_budget_credits_idle_time_up_to_its_burst():
+    clock = Clock()
+    budget = RateBudget(10, clock, burst_s=1.0)
+    assert budget.reserve() == 0.0  # a new budget has no credit: the next call waits its turn
+    assert budget.reserve() == pytest.approx(0.1)
+    clock.now += 5  # five idle seconds, but only one second of calls is credited
+    waits = [budget.reserve() for _ in range(12)]
+    assert waits[:10] == [0.0] * 10
+    assert waits[10:] == pytest.approx([0.1, 0.2])
+
+
+def test_budget_429_drops_the_credit():
+    clock = Clock()
+    budget = RateBudget(10, clock, burst_s=1.0)
+    clock.now += 5
+    budget.reserve()
+    budget.throttled()
+    assert budget.rate == 5
+    waits = [budget.reserve() for _ in range(3)]
+    assert waits == pytest.approx([0.0, 0.2, 0.4])  # no seconds saved up any more: spaced at the halved rate
+
+
+def test_budgets_of_a_connection_are_shared_by_the_process_and_split_the_limit(monkeypatch: pytest.MonkeyPatch):
+    from hrsync.connectors.base import BUDGET_BURST_S, target_budget
+    from hrsync.models.connection import Connection
+
+    for name, value in {"WORKER_CONCURRENCY": "4", "TABLE_NAME": "t", "SYNC_QUEUE_URL": "http://q.test/q"}.items():
+        monkeypatch.setenv(name, value)
+    from hrsync.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        connection = Connection.model_validate(
+            {
+                "id": "budget-test",
+                "connector": "staffology-expensein",
+                "source": {"base_url": "http://s.test", "employer_id": "00000000-0000-0000-0000-000000000001"},
+                "target": {"base_url": "http://t.test"},
+                "secret_name": "hrsync/budget-test",
+                "options": {"target_rate_limit_per_s": 200},
+                "created_at": "2026-11-22T00:00:00Z",
+                "updated_at": "2026-11-22T00:00:00Z",
+            }
+        )
+        first, second = target_budget(connection), target_budget(connection)
+        assert first is second
+        assert first is not None and first.ceiling == 50 and first.burst_s == BUDGET_BURST_S
+    finally:
+        get_settings.cache_clear()

@@ -6,8 +6,9 @@ A connector whose source is read differently (a change feed, lookups first) or t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from hrsync.models.connection import Connection, Credentials
@@ -59,8 +60,19 @@ class Connector:
     upload_run: UploadStep | None = None  # None: nothing flows back to the source
 
 
+# Seconds of a process's share it may save up while idle (RateBudget): one second of the target's limit in all.
+BUDGET_BURST_S = 1.0
+
+
 def target_budget(connection: Connection) -> RateBudget | None:
     """This process's share of the target's rate limit: the connection's limit split between the worker
-    processes that may call the target at once (None when the connection declares no limit)."""
+    processes that may call the target at once (None when the connection declares no limit). One budget per
+    connection and limit for the life of the process, so it spans invocations: a warm worker's pause between
+    two batches is credited to it (up to BUDGET_BURST_S), not lost."""
     limit = connection.options.target_rate_limit_per_s
-    return RateBudget(limit / get_settings().worker_concurrency) if limit else None
+    return _budget(connection.id, limit / get_settings().worker_concurrency) if limit else None
+
+
+@lru_cache(maxsize=64)
+def _budget(connection_id: str, rate_per_s: float) -> RateBudget:
+    return RateBudget(rate_per_s, burst_s=BUDGET_BURST_S)

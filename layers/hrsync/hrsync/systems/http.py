@@ -46,15 +46,20 @@ class RateBudget:
     """A client-side limit on calls a second to one system, shared by every thread of a process.
 
     A connection's target limit is divided between the worker processes that may run at once, so together
-    they stay under it. On a 429 the rate halves (never below MIN_RATE) and then climbs back by a tenth of the
-    ceiling per second of calm: additive increase, multiplicative decrease.
+    they stay under it. Calls are spaced at the rate; time the process left unused (between two SQS batches,
+    say) is credited for up to `burst_s`, so a worker that paused catches up instead of losing its share. The
+    credits of all the workers add up to `burst_s` of the whole limit, the burst a token bucket of that size
+    at the target allows. A new budget starts with no credit. On a 429 the rate halves (never below MIN_RATE)
+    and the credit goes, then the rate climbs back by a tenth of the ceiling per second of calm: additive
+    increase, multiplicative decrease.
     """
 
     MIN_RATE = 1.0
 
-    def __init__(self, rate_per_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, rate_per_s: float, clock: Callable[[], float] = time.monotonic, *, burst_s: float = 0.0) -> None:
         self.ceiling = max(self.MIN_RATE, rate_per_s)
         self.rate = self.ceiling
+        self.burst_s = burst_s
         self._clock = clock
         self._next = clock()
         self._calm_since = clock()
@@ -67,9 +72,10 @@ class RateBudget:
             if self.rate < self.ceiling:
                 self.rate = min(self.ceiling, self.rate + self.ceiling / 10 * (now - self._calm_since))
                 self._calm_since = now
-            slot = max(now, self._next)
-            self._next = slot + 1 / self.rate
-            return slot - now
+            # Unused time counts for at most burst_s: that many seconds of calls may go at once.
+            start = max(self._next, now - max(0.0, self.burst_s - 1 / self.rate))
+            self._next = start + 1 / self.rate
+            return max(0.0, start - now)
 
     def acquire(self) -> None:
         wait = self.reserve()
@@ -77,10 +83,12 @@ class RateBudget:
             time.sleep(wait)
 
     def throttled(self) -> None:
-        """The system answered 429: halve the rate."""
+        """The system answered 429: halve the rate and drop any credit."""
         with self._lock:
+            now = self._clock()
             self.rate = max(self.MIN_RATE, self.rate / 2)
-            self._calm_since = self._clock()
+            self._next = max(self._next, now)
+            self._calm_since = now
 
 
 class _RetryableStatusError(Exception):
