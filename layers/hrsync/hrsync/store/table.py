@@ -457,7 +457,9 @@ class Store:
 
     # -- employees -----------------------------------------------------------------------------------
     def employee_item(self, state: EmployeeState) -> Item:
-        item = state.model_dump(mode="json")
+        # Defaults (no warnings, no merge base, not enrolled) are left out: a Put replaces the whole item, the
+        # model fills them back in, and every state read of a run costs less (a no-change run reads them all).
+        item = state.model_dump(mode="json", exclude_defaults=True)
         item.update(
             pk=keys.connection(state.connection_id),
             sk=keys.employee(state.employee_id),
