@@ -12,6 +12,7 @@ change feed says.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -113,7 +114,7 @@ def _reread(payroll: MicrOpay, ids: list[str]) -> tuple[list[Employee], list[Rec
     return records, rejections
 
 
-def _drifted(states: dict[str, EmployeeState], target: Listing, opened: OpenConnection) -> set[str]:
+def _drifted(states: Mapping[str, EmployeeState], target: Listing, opened: OpenConnection) -> set[str]:
     """Employees whose member no longer holds what it held when last in step (edited in ESS by someone else,
     or gone): the change feed cannot name them, so they are read again and payroll's values sent."""
     members = {record.id: record for record in target.records}
@@ -131,7 +132,7 @@ def _drifted(states: dict[str, EmployeeState], target: Listing, opened: OpenConn
 
 
 def read_by_change_feed(
-    opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, Any]
+    opened: OpenConnection, db: Store, run: Run, states: Mapping[str, EmployeeState], feed: dict[str, Any]
 ) -> RunRead:
     """The read step of micropay-ess (see the module's docstring)."""
     payroll, ess = systems_of(opened)

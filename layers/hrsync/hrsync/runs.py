@@ -10,7 +10,8 @@ expired and the next trigger took the lock over.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -145,10 +146,11 @@ def fail_run(db: Store, connection_id: str, run_id: str, reason: str) -> None:
 
 
 def _read(
-    opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, Any]
+    opened: OpenConnection, db: Store, run: Run, states: Mapping[str, EmployeeState], feed: dict[str, Any]
 ) -> RunRead:
     """The default read: the target's departments, every source employee (or, from a source with a change
-    feed, those that changed), every target record."""
+    feed, those that changed), every target record. The target is listed on a thread of its own while the
+    source is read (the log says so in a fixed order)."""
     policy = opened.policy
     run_id = run.run_id
     departments = _read_departments(opened, db, run_id) if policy.department_lookup else None
@@ -156,36 +158,40 @@ def _read(
     since, why_full = _change_feed_start(opened, run, feed)
     source_system = opened.source
     carried: dict[str, Employee] = {}
-    if since is None or not isinstance(source_system, IncrementalSource):
-        db.log(
-            run_id, f"Reading employees from {policy.source_name}" + (f" (everyone: {why_full})" if why_full else "")
-        )
-        source = source_system.list_employees()
-        details_read = len(source.records) + len(source.rejections)
-        target = _read_target(opened, db, run_id, source)
-    else:
-        db.log(
-            run_id,
-            f"Reading employees from {policy.source_name}: who is there, and the changes since {clock.iso(since)}",
-        )
-        source = Listing()
-        index = source_system.list_ids(source)
-        changed: set[str] | None
-        try:
-            changed = source_system.changed_since(since)
-        except AuthenticationError:
-            raise
-        except HrsyncError as exc:
-            changed = None
-            db.log(run_id, f"The change feed could not be read ({exc}); every employee is read", "WARNING")
-        target = _read_target(opened, db, run_id, source)
-        if changed is not None and target.complete:
-            targets = {record.id: record for record in target.records}
-            carried = carried_over(index, changed, states, targets, opened.secret, policy.synced_fields)
-        to_read = [employee_id for employee_id in index if employee_id not in carried]
-        source_system.read_details(to_read, source)
-        details_read = len(to_read)
-        source.records += carried.values()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="target-read") as side:
+        if since is None or not isinstance(source_system, IncrementalSource):
+            db.log(
+                run_id,
+                f"Reading employees from {policy.source_name}" + (f" (everyone: {why_full})" if why_full else ""),
+            )
+            target_read = _start_target_read(opened, db, run_id, side)
+            source = source_system.list_employees()
+            details_read = len(source.records) + len(source.rejections)
+            target = _target_read(opened, db, run_id, target_read)
+        else:
+            db.log(
+                run_id,
+                f"Reading employees from {policy.source_name}: who is there, and the changes since {clock.iso(since)}",
+            )
+            target_read = _start_target_read(opened, db, run_id, side)
+            source = Listing()
+            index = source_system.list_ids(source)
+            changed: set[str] | None
+            try:
+                changed = source_system.changed_since(since)
+            except AuthenticationError:
+                raise
+            except HrsyncError as exc:
+                changed = None
+                db.log(run_id, f"The change feed could not be read ({exc}); every employee is read", "WARNING")
+            target = _target_read(opened, db, run_id, target_read)
+            if changed is not None and target.complete:
+                targets = {record.id: record for record in target.records}
+                carried = carried_over(index, changed, states, targets, opened.secret, policy.synced_fields)
+            to_read = [employee_id for employee_id in index if employee_id not in carried]
+            source_system.read_details(to_read, source)
+            details_read = len(to_read)
+            source.records += carried.values()
     if not source.complete and not source.records and not source.rejections:
         raise ExternalSystemError(f"{policy.source_name} could not be read: {source.incomplete_reason}")
     by_status = Counter(e.status.value for e in source.records)
@@ -225,11 +231,17 @@ def _read_departments(opened: OpenConnection, db: Store, run_id: str) -> set[str
     return departments
 
 
-def _read_target(opened: OpenConnection, db: Store, run_id: str, source: Listing) -> Listing:
-    policy = opened.policy
-    db.log(run_id, f"Reading {policy.record_name}s from {policy.target_name}")
-    target = opened.target.list_records()
-    db.log(run_id, f"Read {len(target.records)} {policy.record_name}s; {len(target.rejections)} could not be read")
+def _start_target_read(opened: OpenConnection, db: Store, run_id: str, side: ThreadPoolExecutor) -> Future[Listing]:
+    db.log(run_id, f"Reading {opened.policy.record_name}s from {opened.policy.target_name}")
+    return side.submit(opened.target.list_records)
+
+
+def _target_read(opened: OpenConnection, db: Store, run_id: str, started: Future[Listing]) -> Listing:
+    target = started.result()
+    db.log(
+        run_id,
+        f"Read {len(target.records)} {opened.policy.record_name}s; {len(target.rejections)} could not be read",
+    )
     return target
 
 
@@ -252,6 +264,25 @@ def _change_feed_start(opened: OpenConnection, run: Run, feed: dict[str, Any]) -
     return clock.parse(str(read_to)) - timedelta(seconds=options.change_feed_overlap_seconds), None
 
 
+class _States(Mapping[str, EmployeeState]):
+    """Employee states still being read: the first look waits for them."""
+
+    def __init__(self, reading: Future[dict[str, EmployeeState]]) -> None:
+        self._reading = reading
+
+    def resolved(self) -> dict[str, EmployeeState]:
+        return self._reading.result()
+
+    def __getitem__(self, employee_id: str) -> EmployeeState:
+        return self.resolved()[employee_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.resolved())
+
+    def __len__(self) -> int:
+        return len(self.resolved())
+
+
 @dataclass
 class PlannedRun:
     """What planning found for a run, before anything is recorded, uploaded or queued."""
@@ -272,10 +303,15 @@ def plan_for(db: Store, run: Run, deadline: Callable[[], float] | None = None) -
     a store that keeps the log lines and writes nothing, see _DryRunStore)."""
     connection_id, run_id = run.connection_id, run.run_id
     current = db.get_connection(connection_id)  # as saved now: options changed since must count
-    states = db.employee_states(connection_id)
     feed = db.get_state(connection_id)
     read_step = open_connection(connection_id, current=current).connector.read_run or _read
-    read = with_fresh_credentials(connection_id, lambda o: read_step(o, db, run, states, feed), deadline, current)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="states-read") as side:
+        # The stored states are read while the systems are: the read needs them only once it has listed.
+        pending_states = _States(side.submit(db.employee_states, connection_id))
+        read = with_fresh_credentials(
+            connection_id, lambda o: read_step(o, db, run, pending_states, feed), deadline, current
+        )
+        states = pending_states.resolved()
     source, target, departments = read.source, read.target, read.departments
     db.record_read(connection_id, run_id, read.started_at, read.full)
     opened = open_connection(connection_id, current=current)

@@ -14,6 +14,7 @@ Person connections in Worknice are kept in step with the links, and each run end
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from hrsync import clock
@@ -60,7 +61,7 @@ def systems_of(opened: OpenConnection) -> tuple[MicrOpay, Worknice]:
 
 
 def read_both_sides(
-    opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState], feed: dict[str, object]
+    opened: OpenConnection, db: Store, run: Run, states: Mapping[str, EmployeeState], feed: dict[str, object]
 ) -> RunRead:
     """Every MicrOpay employee and every Worknice person, for the plan to link by employee ID."""
     started = clock.iso()

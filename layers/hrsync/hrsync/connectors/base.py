@@ -43,7 +43,7 @@ class RunRead:
 
 
 # (open connection, store, the run, employee states as stored, the connection's STATE item) -> what was read
-ReadStep = Callable[["OpenConnection", "Store", Run, dict[str, EmployeeState], dict[str, Any]], RunRead]
+ReadStep = Callable[["OpenConnection", "Store", Run, Mapping[str, EmployeeState], dict[str, Any]], RunRead]
 # (open connection, store, the run, employee states as stored) -> how many uploads failed
 UploadStep = Callable[["OpenConnection", "Store", Run, dict[str, EmployeeState]], int]
 
