@@ -10,7 +10,15 @@ import httpx
 import pytest
 
 from hrsync.errors import AuthenticationError, ExternalSystemError, RejectedBySystemError
-from hrsync.models.employee import Address, BankAccount, Employee, EmploymentStatus, RecordRejection, TaxDetails
+from hrsync.models.employee import (
+    Address,
+    BankAccount,
+    BankShare,
+    Employee,
+    EmploymentStatus,
+    RecordRejection,
+    TaxDetails,
+)
 from hrsync.systems.http import RetryPolicy
 from hrsync.systems.worknice import TOKEN_HEADER, Person, Worknice, person_from_worknice, person_input
 from sandbox.sample import worknice_person
@@ -57,7 +65,29 @@ def test_person_from_worknice_percent_split_has_no_fixed_accounts() -> None:
 
     assert isinstance(person, Person)
     assert person.employee.bank_accounts is None
-    assert [b.percentage for b in person.bank_split] == [Decimal(30), None]
+    assert [(b.percentage, b.balance_of_pay) for b in person.employee.bank_split or ()] == [
+        (Decimal(30), False),
+        (None, True),
+    ]
+
+
+def test_person_from_worknice_split_with_graphql_nulls_takes_the_defaults() -> None:
+    null = {"bsb": None, "accountName": None, "amount": None}
+    raw = {
+        **worknice_person("wn-1", "P001", "Ann", "Lee"),
+        "bankAccounts": [
+            {**null, "bsb": "062-000", "accountNumber": "1", "percentage": 30.0, "balanceOfPay": None, "order": 1},
+            {**null, "accountNumber": "2", "percentage": None, "balanceOfPay": True, "order": None},
+        ],
+    }
+
+    person = person_from_worknice(raw)
+
+    assert isinstance(person, Person)
+    assert person.employee.bank_split == (
+        BankShare(bsb="062-000", account_number="1", percentage=Decimal(30), order=1),
+        BankShare(account_number="2", balance_of_pay=True, order=1),
+    )
 
 
 def test_person_from_worknice_fixed_split_maps_to_accounts() -> None:
@@ -70,6 +100,7 @@ def test_person_from_worknice_fixed_split_maps_to_accounts() -> None:
 
     assert isinstance(person, Person)
     assert person.employee.bank_accounts == (BankAccount(bsb="062-000", account_number="1", amount="100.00"),)
+    assert person.employee.bank_split == (BankShare(bsb="062-000", account_number="1", amount="100.00"),)
 
 
 def test_person_input_refuses_a_field_worknice_does_not_take() -> None:

@@ -11,12 +11,12 @@ link a person to MicrOpay.
 PROVISIONAL (our model, not Worknice's published schema; the simulator sandbox/simulators/worknice.py speaks the
 same): the person fields `firstName`, `lastName`, `profileAddress {street suburb state postcode country}`,
 `taxDetails {taxFileNumber taxFreeThreshold residencyStatus helpDebt}`, `bankAccounts {bsb accountNumber
-accountName percentage amount balanceOfPay order}`, `superFund`; a person connection's `id`, and
-`updatePersonConnection(id, remote, status)` taking it; `updatePerson(personId, input: PersonInput)`;
-`org { leaveRequests(statuses:) { id person { id } category startDate endDate hours status } }` with status
-APPROVED|CANCELLED|PENDING|DECLINED; `setLeaveBalances(personId, balances: [{category, hours}])`. GraphQL
-errors come back as HTTP 200 with `errors[]`; their messages may quote input, so only their count and `path`
-reach a reason.
+accountName percentage amount balanceOfPay order}` (a percentage of net pay; null where unset), `superFund`; a
+person connection's `id`, and `updatePersonConnection(id, remote, status)` taking it; `updatePerson(personId,
+input: PersonInput)`; `org { leaveRequests(statuses:) { id person { id } category startDate endDate hours
+status } }` with status APPROVED|CANCELLED|PENDING|DECLINED; `setLeaveBalances(personId, balances: [{category,
+hours}])`. GraphQL errors come back as HTTP 200 with `errors[]`; their messages may quote input, so only their
+count and `path` reach a reason.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from hrsync.errors import ExternalSystemError, RejectedBySystemError
 from hrsync.models.employee import (
     Address,
     BankAccount,
+    BankShare,
     Department,
     Employee,
     EmploymentStatus,
@@ -133,6 +134,17 @@ class _Bank(VendorModel):
     def _amount(cls, value: object) -> str | None:
         return money(value)
 
+    # GraphQL answers null for a field a person's account does not set
+    @field_validator("balanceOfPay", mode="before")
+    @classmethod
+    def _balance(cls, value: object) -> object:
+        return False if value is None else value
+
+    @field_validator("order", mode="before")
+    @classmethod
+    def _order(cls, value: object) -> object:
+        return 1 if value is None else value
+
 
 class _Person(VendorModel):
     id: str = Field(min_length=1, max_length=64)
@@ -149,28 +161,14 @@ class _Person(VendorModel):
     bankAccounts: list[_Bank] | None = Field(default=None, max_length=10)
 
 
-class BankSplit(BaseModel):
-    """One Worknice bank account with its share of pay: a percentage, a fixed amount, or the balance."""
-
-    model_config = ConfigDict(frozen=True)
-
-    bsb: str | None
-    account_number: str | None
-    account_name: str | None
-    percentage: Decimal | None
-    amount: str | None
-    balance_of_pay: bool
-    order: int
-
-
 class Person(BaseModel):
-    """A Worknice person: the canonical Employee (id = Worknice's person id, code = the employee ID) and the bank
-    split as Worknice holds it (percentages are converted to MicrOpay's fixed amounts elsewhere)."""
+    """A Worknice person: the canonical Employee (id = Worknice's person id, code = the employee ID). Its bank
+    split is `employee.bank_split` as Worknice holds it; `employee.bank_accounts` only when it has no
+    percentages (sync/bank.py converts percentages against MicrOpay's pay)."""
 
     model_config = ConfigDict(frozen=True)
 
     employee: Employee
-    bank_split: tuple[BankSplit, ...] = ()
 
 
 class PersonConnection(BaseModel):
@@ -237,7 +235,7 @@ def person_from_worknice(raw: object, *, position: str = "person") -> Person | R
     split = tuple(
         sorted(
             (
-                BankSplit(
+                BankShare(
                     bsb=b.bsb,
                     account_number=clean_text(b.accountNumber),
                     account_name=clean_text(b.accountName),
@@ -264,13 +262,15 @@ def person_from_worknice(raw: object, *, position: str = "person") -> Person | R
         address=address,
         tax=tax,
         bank_accounts=fixed_accounts(split),
+        bank_split=split or None,
     )
-    return Person(employee=employee, bank_split=split)
+    return Person(employee=employee)
 
 
-def fixed_accounts(split: tuple[BankSplit, ...]) -> tuple[BankAccount, ...] | None:
-    """The split as fixed amounts when it has no percentages (else None: see bank.py's conversion)."""
-    if not split or any(b.percentage is not None for b in split):
+def fixed_accounts(split: tuple[BankShare, ...]) -> tuple[BankAccount, ...] | None:
+    """The split as fixed amounts when it has no percentages (else None: sync/bank.py converts those, given
+    the pay)."""
+    if not split or any(b.percentage is not None and not b.balance_of_pay for b in split):
         return None
     return tuple(
         BankAccount(
@@ -322,6 +322,7 @@ def person_input(employee: Employee, fields: tuple[str, ...]) -> dict[str, Any]:
                     "bsb": b.bsb,
                     "accountNumber": b.account_number,
                     "accountName": b.account_name,
+                    "percentage": None,  # hrsync sends fixed amounts: they replace a split in percentages
                     "amount": b.amount,
                     "balanceOfPay": b.balance_of_pay,
                     "order": b.order,
