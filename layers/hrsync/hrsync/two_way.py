@@ -9,6 +9,9 @@ only when both sides hold the same value: at once after a write both sides now h
 for payroll's approval when a later run finds MicrOpay holding it (until then it is not sent again).
 A field changed differently on both sides is a conflict on the report (names and digests, never values),
 settled by the group's `prefer` option or through `POST /connections/{id}/conflicts/{conflict_id}/resolve`.
+A Worknice bank split in percentages is compared and sent as MicrOpay's fixed amounts of the employee's standard
+net pay (`as_fixed_amounts`, sync/bank.py); when it cannot be converted the bank group sends nothing, and the plan
+has already made that employee NOT_SYNCING (`bank_split_reason`) where the group reads Worknice.
 Person connections in Worknice are kept in step with the links, and each run ends with completeIntegrationSync.
 """
 
@@ -32,6 +35,7 @@ from hrsync.models.records import (
     SyncStatus,
 )
 from hrsync.observability import logger
+from hrsync.sync.bank import PAY_UNKNOWN, BankSplitError, fixed_amounts, in_percentages
 from hrsync.sync.groups import FIELD_GROUPS, directions, integration_id, prefer
 from hrsync.sync.merge import (
     Direction,
@@ -44,7 +48,7 @@ from hrsync.sync.merge import (
     merge_fields,
     one_way,
 )
-from hrsync.systems.micropay import PAY_FIELDS, MicrOpay
+from hrsync.systems.micropay import PAY_FIELDS, STANDARD_NET_PAY, MicrOpay
 from hrsync.systems.worknice import Person, Worknice
 
 if TYPE_CHECKING:
@@ -82,6 +86,39 @@ def values_of(record: Employee, fields: tuple[str, ...]) -> dict[str, object]:
     return {name: getattr(record, name) for name in fields}
 
 
+def as_fixed_amounts(source: Employee, target: Employee) -> Employee | None:
+    """`target` (a Worknice person) with its bank split as MicrOpay's fixed amounts: a split in percentages is
+    converted against `source`'s (MicrOpay's) standard net pay. None when it cannot be (never a guessed amount)."""
+    if not in_percentages(target.bank_split):
+        return target
+    try:
+        converted = fixed_amounts(target.bank_split or (), source.standard_net_pay)
+    except BankSplitError:
+        return None
+    return target.model_copy(update={"bank_accounts": converted.accounts})
+
+
+def bank_split_reason(source: Employee, target: Employee) -> str | None:
+    """Why a Worknice bank split cannot be sent to MicrOpay (the plan's NOT_SYNCING reason), or None when it can.
+    Names the fields, never an amount, a percentage or an account."""
+    if not in_percentages(target.bank_split):
+        return None
+    try:
+        fixed_amounts(target.bank_split or (), source.standard_net_pay)
+    except BankSplitError as exc:
+        if str(exc) == PAY_UNKNOWN:
+            return (
+                "bank accounts: Worknice splits this employee's pay by percentage (bankAccounts.percentage) and "
+                f"MicrOpay holds no standard net pay ({STANDARD_NET_PAY}) to convert it to the fixed amounts MicrOpay "
+                "takes; nothing is sent until payroll sets it or Worknice holds fixed amounts"
+            )
+        return (
+            "bank accounts: Worknice's split in percentages (bankAccounts.percentage) cannot be converted to "
+            f"MicrOpay's fixed amounts: {exc}; nothing is sent until it is corrected in Worknice"
+        )
+    return None
+
+
 def merge_employee(
     source: Employee, target: Employee, state: EmployeeState, opened: OpenConnection
 ) -> tuple[MergeResult, dict[str, str]]:
@@ -93,10 +130,15 @@ def merge_employee(
     conflicts: list[FieldConflict] = []
     agreed: dict[str, str] = {}
     group_of: dict[str, str] = {}
+    comparable = as_fixed_amounts(source, target)
     for group, fields in FIELD_GROUPS.items():
         direction = chosen[group]
         group_of.update(dict.fromkeys(fields, group))
-        s_values, t_values = values_of(source, fields), values_of(target, fields)
+        if comparable is None and group == "bank" and direction is not Direction.SOURCE_TO_TARGET:
+            # Never a guessed amount. The plan holds such an employee NOT_SYNCING; a split that became
+            # unconvertible since the plan read it waits for the next run's plan.
+            continue
+        s_values, t_values = values_of(source, fields), values_of(comparable or target, fields)
         if direction is Direction.TWO_WAY:
             result = merge_fields(
                 s_values, t_values, state.merge_base, fields, digest, prefer=prefer(connection, group)
