@@ -524,3 +524,49 @@ def test_bank_from_micropay_leaves_a_percentage_split_that_comes_to_payroll_amou
         (None, None),
     ]
     assert employee("P002")["employee"]["status"] == "SUCCESSFUL"
+
+
+def ended(counters: dict[str, Any]) -> int:
+    """How many employees a run ended one way or another: with nothing queued, every one it saw."""
+    names = ("in_step", "not_syncing", "conflicts", "failed", "created", "updated", "marked_leaver", "unreadable")
+    return sum(counters[name] for name in names)
+
+
+def test_run_counts_new_hires_and_failures_so_every_employee_seen_ends_counted(aws, linked):
+    micropay, worknice = linked
+    records = list(people(worknice).values())
+    put(worknice, "records", [*records, worknice_person("wn-10", "P010", "Eve", "New", "eve@example.com")])
+
+    first = sync(aws)
+
+    # P001-P004 from MicrOpay; wn-9 (no employee ID) and P010 (new hire, pending in the wizard) from Worknice
+    c = first["counters"]
+    assert (c["seen"], c["in_step"], c["not_syncing"], c["failed"]) == (6, 3, 3, 0)
+    assert ended(c) == c["seen"]
+    assert employee("P010")["employee"]["status"] == "NOT_SYNCING"
+
+    # Then: another new hire MicrOpay refuses, and P001's address edit MicrOpay refuses; P010 still pending
+    records = list(people(worknice).values())
+    put(worknice, "records", [*records, worknice_person("wn-11", "P011", "Fay", "Gee", "fay@example.com")])
+    moved = {"street": "3 Gum Rd", "suburb": "Sydney", "state": "NSW", "postcode": "2000", "country": "AU"}
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-1", json={"profileAddress": moved}).raise_for_status()
+    refuse_writes = {"error_rate": 1.0, "error_status": 400, "error_methods": ["POST"]}
+    httpx.put(f"{micropay.url}/_sandbox/faults", json=refuse_writes).raise_for_status()
+    try:
+        second = sync(aws)
+    finally:
+        httpx.put(f"{micropay.url}/_sandbox/faults", json={}).raise_for_status()
+
+    c = second["counters"]
+    assert (c["seen"], c["in_step"], c["not_syncing"], c["failed"]) == (7, 2, 3, 2)
+    assert ended(c) == c["seen"]
+    assert second["status"] == "COMPLETED_WITH_FAILURES"
+    assert [employee(code)["employee"]["status"] for code in ("P001", "P010", "P011")] == [
+        "FAILED",
+        "NOT_SYNCING",
+        "FAILED",
+    ]
+    _status, failures = api("api-list-failures.json")
+    assert {f["employee_id"] for f in failures["failures"]} >= {"P001", "P011"}
+    assert any("Job Finished: 0 created, 0 updated, 0 marked as leavers, 2 already in step, 3 not syncing" in line
+               for line in run_log(second))  # fmt: skip

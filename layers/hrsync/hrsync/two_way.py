@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from hrsync import clock
-from hrsync.connectors.base import RunRead
+from hrsync.connectors.base import RunRead, UploadCounts
 from hrsync.errors import ExternalSystemError
 from hrsync.models.employee import Employee, EmploymentStatus
 from hrsync.models.records import (
@@ -210,23 +210,32 @@ def _field_conflict(run_id: str, state: EmployeeState, group: str, conflict: Fie
     )
 
 
-def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> int:
-    """The upload step: move every linked employee's data groups; returns how many employees failed."""
+def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> UploadCounts:
+    """The upload step: move every linked employee's data groups and put new hires in MicrOpay's wizard.
+
+    Counts for the run: linked employees that fail here (the plan counted them in step) and the new hires, whom
+    the plan never saw since MicrOpay does not hold them."""
     micropay, worknice = systems_of(opened)
     connection_id, run_id = run.connection_id, run.run_id
     current = db.employee_states(connection_id)  # as the plan just recorded them: links made this run too
     only = set(run.employee_ids) if run.employee_ids else None
+    source = {e.id: e for e in micropay.list_employees().records}
+    people, _ = worknice.list_people()
+    target = {p.employee.id: p.employee for p in people}
+    hires = new_hires(opened, db, run, people, set(source), current)
+    # Linked employees both systems still hold: the plan just counted each of them in step. One gone since the
+    # plan read it is left to the next run's plan, which says why.
     linked = {
         eid: s
         for eid, s in current.items()
-        if s.target_id and s.status is SyncStatus.SUCCESSFUL and (only is None or eid in only)
+        if s.target_id
+        and s.status is SyncStatus.SUCCESSFUL
+        and (only is None or eid in only)
+        and eid in source
+        and s.target_id in target
     }
-    source = {e.id: e for e in micropay.list_employees().records}
-    people, _ = worknice.list_people()
-    failed = new_hires(opened, db, run, people, set(source), current)
     if not linked:
-        return failed
-    target = {p.employee.id: p.employee for p in people}
+        return hires
     now = clock.iso()
     conflicts: list[Conflict] = []
     changed: list[EmployeeState] = []
@@ -235,9 +244,7 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
     to_source = to_target = 0
     failed_ids: set[str] = set()
     for eid, state in sorted(linked.items()):
-        s, t = source.get(eid), target.get(state.target_id or "")
-        if s is None or t is None:
-            continue  # gone since the plan read them: the next run's plan says why
+        s, t = source[eid], target[state.target_id or ""]
         result, group_of = merge_employee(s, t, state, opened)
         conflicts += [_field_conflict(run_id, state, group_of[c.name], c) for c in result.conflicts]
         base = {**state.merge_base, **result.agreed}
@@ -289,7 +296,8 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         f"{len(failures)} employees failed",
     )
     _keep_person_connections(opened, db, run_id, linked)
-    return len(failures) + failed + leave_failures
+    failed = len(failures) + leave_failures
+    return hires + UploadCounts(failed=failed, failed_in_step=failed)
 
 
 LEAVE_REQUEST = "leave_request"  # the payroll change that records one Worknice leave request in MicrOpay
@@ -419,9 +427,11 @@ def new_hires(
     people: list[Person],
     payroll_codes: set[str],
     current: dict[str, EmployeeState],
-) -> int:
+) -> UploadCounts:
     """Worknice people MicrOpay does not hold yet: new starters, put in the New Employee wizard once (tracked as
-    a payroll change until payroll decides), or NOT_SYNCING with the reason. Returns how many failed."""
+    a payroll change until payroll decides), or NOT_SYNCING with the reason. Every one seen is counted, its state
+    written or not (an unchanged state is not written again): the plan, which reads MicrOpay's employees, never
+    saw them. Archived people MicrOpay does not hold are not seen: nothing is done for them."""
     micropay, _ = systems_of(opened)
     connection_id, run_id, now = run.connection_id, run.run_id, clock.iso()
     submitted = {c.employee_id: c for c in db.payroll_changes(connection_id) if NEW_EMPLOYEE in c.fields}
@@ -429,6 +439,7 @@ def new_hires(
     history: list[tuple[EmployeeState, HistoryEntry]] = []
     failures: list[Failure] = []
     only = set(run.employee_ids) if run.employee_ids else None
+    seen = not_syncing = 0
     for person in people:
         e = person.employee
         if e.status is EmploymentStatus.FORMER or (e.code and e.code in payroll_codes):
@@ -436,6 +447,7 @@ def new_hires(
         employee_id = e.code or f"worknice-{e.id}"
         if only is not None and employee_id not in only:
             continue
+        seen += 1
         status, reason = SyncStatus.NOT_SYNCING, NO_EMPLOYEE_ID
         if e.code:
             change = submitted.get(e.code)
@@ -486,6 +498,8 @@ def new_hires(
                         time=now,
                     )
                 )
+        if status is SyncStatus.NOT_SYNCING:
+            not_syncing += 1
         old = current.get(employee_id)
         if old is not None and (old.status, old.reason, old.target_id) == (status, reason, e.id):
             continue
@@ -507,7 +521,7 @@ def new_hires(
     db.put_employee_states(states, history, failures)
     if states:
         db.log(run_id, f"New hires from Worknice: {len(states)} changed state, {len(failures)} failed")
-    return len(failures)
+    return UploadCounts(failed=len(failures), seen=seen, not_syncing=not_syncing)
 
 
 def _keep_person_connections(opened: OpenConnection, db: Store, run_id: str, linked: dict[str, EmployeeState]) -> None:
