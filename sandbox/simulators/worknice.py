@@ -6,8 +6,10 @@ connections { ... on PersonConnection { person { id } remote { id name } status 
 integrationId, remote: {id, name}, personId, status)`, `updatePersonConnection`, `completeIntegrationSync(
 integrationId)`. The schema below is executed by graphql-core. PROVISIONAL (shared with hrsync/systems/
 worknice.py): every other type, field and argument in SCHEMA: person `firstName`, `lastName`, `profileAddress`,
-`taxDetails`, `bankAccounts`, `superFund`; a connection's `id`; `updatePersonConnection(id, remote, status)`;
-`updatePerson(personId, input)`; `org.leaveRequests(statuses)`; `setLeaveBalances(personId, balances)`.
+`taxDetails`, `bankAccounts`, `superFund`; `people(first:, after:)`, a page of at most `first` (1..500) people
+after the person id `after` in ascending id order (without either, everyone at once); a connection's `id`;
+`updatePersonConnection(id, remote, status)`; `updatePerson(personId, input)`; `org.leaveRequests(statuses)`;
+`setLeaveBalances(personId, balances)`.
 
 Control surface beyond the shared one (`/_sandbox/records` holds people in the GraphQL shape; departments are
 not used):
@@ -56,7 +58,7 @@ type LeaveRequest {
   status: LeaveRequestStatus!
 }
 type Org {
-  people(includeArchived: Boolean, status: [PersonStatus!]): [Person!]!
+  people(includeArchived: Boolean, status: [PersonStatus!], first: Int, after: ID): [Person!]!
   leaveRequests(statuses: [LeaveRequestStatus!]): [LeaveRequest!]!
 }
 type Session { org: Org! }
@@ -90,6 +92,7 @@ type Mutation {
 }
 """
 LEAVE_STATUSES = ("APPROVED", "CANCELLED", "PENDING", "DECLINED")
+MAX_PAGE_SIZE = 500
 
 
 class WorkniceSimulator(Simulator):
@@ -168,9 +171,21 @@ class WorkniceSimulator(Simulator):
         }
 
     def _root(self) -> dict[str, Any]:
-        def people(_info: Any, includeArchived: bool = False, status: list[str] | None = None) -> list[Any]:
+        def people(
+            _info: Any,
+            includeArchived: bool = False,
+            status: list[str] | None = None,
+            first: int | None = None,
+            after: str | None = None,
+        ) -> list[Any]:
             found = [p for p in self._people.values() if includeArchived or p.get("status") != "ARCHIVED"]
-            return [p for p in found if status is None or p.get("status") in status]
+            found = [p for p in found if status is None or p.get("status") in status]
+            if first is None and after is None:
+                return found  # the documented form: everyone at once
+            if first is None or not 1 <= first <= MAX_PAGE_SIZE:
+                raise ValueError(f"first must be 1 to {MAX_PAGE_SIZE}")
+            ordered = sorted(found, key=lambda p: str(p["id"]))
+            return [p for p in ordered if after is None or str(p["id"]) > after][:first]
 
         def leave_requests(_info: Any, statuses: list[str] | None = None) -> list[Any]:
             return [

@@ -123,7 +123,76 @@ def test_worknice_sends_token_header_and_graphql_body() -> None:
     [request] = seen
     assert request.method == "POST" and request.url.path == "/api/graphql"
     assert request.headers[TOKEN_HEADER] == "k"
-    assert "people(includeArchived: true)" in json.loads(request.content)["query"]
+    body = json.loads(request.content)
+    assert "people(includeArchived: true, first: $first, after: $after)" in body["query"]
+    assert body["variables"] == {"first": 100, "after": None}
+
+
+def paged(people: list[dict[str, object]], seen: list[dict[str, object]]) -> httpx.MockTransport:
+    """A Worknice answering people(first:, after:) over `people`, recording each request's variables."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        variables = json.loads(request.content)["variables"]
+        seen.append(variables)
+        after = variables["after"]
+        page = [p for p in people if after is None or str(p["id"]) > after][: variables["first"]]
+        return httpx.Response(200, json={"data": {"session": {"org": {"people": page}}}})
+
+    return httpx.MockTransport(answer)
+
+
+def test_list_people_reads_page_after_page_by_the_last_id_until_a_short_page() -> None:
+    people = [worknice_person(f"wn-{n}", f"P00{n}", "A", "B") for n in range(1, 6)]
+    seen: list[dict[str, object]] = []
+    client = httpx.Client(base_url="https://wn.test/", transport=paged(people, seen))
+
+    found, rejected = Worknice(client, FAST, page_size=2).list_people()
+
+    assert [p.employee.id for p in found] == ["wn-1", "wn-2", "wn-3", "wn-4", "wn-5"]
+    assert rejected == []
+    assert seen == [{"first": 2, "after": None}, {"first": 2, "after": "wn-2"}, {"first": 2, "after": "wn-4"}]
+
+
+def test_list_people_full_last_page_reads_one_more_empty_page() -> None:
+    people = [worknice_person(f"wn-{n}", f"P00{n}", "A", "B") for n in range(1, 5)]
+    seen: list[dict[str, object]] = []
+    client = httpx.Client(base_url="https://wn.test/", transport=paged(people, seen))
+
+    found, _ = Worknice(client, FAST, page_size=2).list_people()
+
+    assert len(found) == 4
+    assert [v["after"] for v in seen] == [None, "wn-2", "wn-4"]
+
+
+def test_list_people_page_failing_part_way_is_an_error_and_the_listing_incomplete() -> None:
+    calls = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            return httpx.Response(500, json={"message": "down"})
+        page = [worknice_person("wn-1", "P001", "A", "B"), worknice_person("wn-2", "P002", "C", "D")]
+        return httpx.Response(200, json={"data": {"session": {"org": {"people": page}}}})
+
+    client = httpx.Client(base_url="https://wn.test/", transport=httpx.MockTransport(answer))
+    listing = Worknice(client, FAST, page_size=2).list_records()
+
+    assert not listing.complete
+    assert listing.records == []
+
+
+def test_list_people_server_ignoring_the_cursor_is_an_error_not_a_loop() -> None:
+    page = [worknice_person("wn-1", "P001", "A", "B"), worknice_person("wn-2", "P002", "C", "D")]
+    client = httpx.Client(
+        base_url="https://wn.test/",
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(200, json={"data": {"session": {"org": {"people": page}}}})
+        ),
+    )
+
+    with pytest.raises(ExternalSystemError, match="page 2"):
+        Worknice(client, FAST, page_size=2).list_people()
 
 
 def test_worknice_graphql_errors_name_paths_not_messages() -> None:
@@ -166,6 +235,28 @@ def worknice(simulator: WorkniceSimulator) -> Iterator[Worknice]:
 def test_simulator_refuses_a_wrong_token(simulator: WorkniceSimulator) -> None:
     adapter = Worknice.connect(simulator.url, "wrong", FAST)
     with pytest.raises(AuthenticationError):
+        adapter.list_people()
+
+
+def test_list_people_from_the_simulator_reads_more_than_one_page(simulator: WorkniceSimulator) -> None:
+    httpx.post(f"{simulator.url}/_sandbox/reset").raise_for_status()
+    people = [worknice_person(f"wn-{n:02d}", f"P{n:03d}", "A", "B") for n in range(7, 0, -1)]
+    httpx.put(f"{simulator.url}/_sandbox/records", json=people).raise_for_status()
+    adapter = Worknice(httpx.Client(base_url=simulator.url, headers={TOKEN_HEADER: simulator.token}), FAST, page_size=3)
+
+    found, _ = adapter.list_people()
+
+    assert [p.employee.id for p in found] == [f"wn-{n:02d}" for n in range(1, 8)]
+    graphql = [r for r in httpx.get(f"{simulator.url}/_sandbox/requests").json() if r["path"] == "/api/graphql"]
+    assert len(graphql) == 3
+
+
+def test_simulator_people_page_size_out_of_range_is_a_graphql_error(simulator: WorkniceSimulator) -> None:
+    adapter = Worknice(
+        httpx.Client(base_url=simulator.url, headers={TOKEN_HEADER: simulator.token}), FAST, page_size=501
+    )
+
+    with pytest.raises(RejectedBySystemError, match=r"session\.org\.people"):
         adapter.list_people()
 
 
