@@ -172,6 +172,42 @@ def test_a_change_on_each_side_crosses_in_one_run_and_the_next_run_sends_nothing
     assert request_count(worknice) > mark_worknice  # it did read Worknice
 
 
+def integration_syncs(worknice: WorkniceSimulator) -> list[str]:
+    return list(httpx.get(f"{worknice.url}/_sandbox/integration-syncs").json())
+
+
+def test_integration_sync_completed_only_by_a_run_that_wrote_or_changed_a_connection(aws, linked):
+    micropay, worknice = linked
+    assert integration_syncs(worknice) == [INTEGRATION]  # the first run made the person connections
+
+    sync(aws)  # everything in step
+    assert integration_syncs(worknice) == [INTEGRATION]
+
+    httpx.patch(f"{micropay.url}/_sandbox/records/P001", json={"changes": {"telephone1": "0411"}}).raise_for_status()
+    sync(aws)  # a field sent to Worknice
+    assert integration_syncs(worknice) == [INTEGRATION] * 2
+
+    connections = httpx.get(f"{worknice.url}/_sandbox/connections").json()
+    put(
+        worknice,
+        "connections",
+        [{**c, "status": "LOCAL_ONLY"} if c["remote"]["id"] == "P002" else c for c in connections],
+    )
+    sync(aws)  # a person connection put back to CONNECTED, nothing else
+    assert integration_syncs(worknice) == [INTEGRATION] * 3
+    assert {c["remote"]["id"]: c["status"] for c in httpx.get(f"{worknice.url}/_sandbox/connections").json()}[
+        "P002"
+    ] == "CONNECTED"
+
+    records = list(people(worknice).values())
+    put(worknice, "records", [*records, worknice_person("wn-10", "P010", "Eve", "New", "eve@example.com")])
+    sync(aws)  # a new hire put in MicrOpay's wizard
+    assert integration_syncs(worknice) == [INTEGRATION] * 4
+
+    sync(aws)  # the new hire still pending: nothing written
+    assert integration_syncs(worknice) == [INTEGRATION] * 4
+
+
 def test_same_field_changed_differently_is_one_conflict_and_resolving_writes_the_winner(aws, linked):
     micropay, worknice = linked
     httpx.patch(

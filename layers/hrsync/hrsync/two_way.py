@@ -12,7 +12,8 @@ settled by the group's `prefer` option or through `POST /connections/{id}/confli
 A Worknice bank split in percentages is compared and sent as MicrOpay's fixed amounts of the employee's standard
 net pay (`as_fixed_amounts`, sync/bank.py); when it cannot be converted the bank group sends nothing, and the plan
 has already made that employee NOT_SYNCING (`bank_split_reason`) where the group reads Worknice.
-Person connections in Worknice are kept in step with the links, and each run ends with completeIntegrationSync.
+Person connections in Worknice are kept in step with the links, and a run that wrote anything to either system
+or changed a person connection ends with completeIntegrationSync (see `_keep_person_connections`).
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
     source = {e.id: e for e in micropay.list_employees().records}
     people, _ = worknice.list_people()
     target = {p.employee.id: p.employee for p in people}
-    hires = new_hires(opened, db, run, people, set(source), current)
+    hires, submitted = new_hires(opened, db, run, people, set(source), current)
     # Linked employees both systems still hold: the plan just counted each of them in step. One gone since the
     # plan read it is left to the next run's plan, which says why.
     linked = {
@@ -235,6 +236,8 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         and s.target_id in target
     }
     if not linked:
+        if submitted:
+            _complete_integration_sync(opened, db, run_id)
         return hires
     now = clock.iso()
     conflicts: list[Conflict] = []
@@ -287,7 +290,9 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
     db.put_employee_states(changed, history, failures)
     # after the groups' states are written, so the leave balances' digest is kept on top of them
     now_linked = {**linked, **{s.employee_id: s for s in changed}}
-    leave_failures = sync_leave(opened, db, run, {e: s for e, s in now_linked.items() if e not in failed_ids})
+    leave_failures, leave_written = sync_leave(
+        opened, db, run, {e: s for e, s in now_linked.items() if e not in failed_ids}
+    )
     if conflicts:
         db.put_conflicts(connection_id, conflicts)
     db.log(
@@ -295,7 +300,9 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         f"Data groups: {to_target} fields sent to Worknice, {to_source} to MicrOpay, {len(conflicts)} in conflict, "
         f"{len(failures)} employees failed",
     )
-    _keep_person_connections(opened, db, run_id, linked)
+    # a write that failed may have landed before the error (a timeout): counted as written
+    wrote = bool(to_target or to_source or submitted or leave_written or failures or leave_failures)
+    _keep_person_connections(opened, db, run_id, linked, wrote=wrote)
     failed = len(failures) + leave_failures
     return hires + UploadCounts(failed=failed, failed_in_step=failed)
 
@@ -303,10 +310,10 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
 LEAVE_REQUEST = "leave_request"  # the payroll change that records one Worknice leave request in MicrOpay
 
 
-def sync_leave(opened: OpenConnection, db: Store, run: Run, linked: dict[str, EmployeeState]) -> int:
+def sync_leave(opened: OpenConnection, db: Store, run: Run, linked: dict[str, EmployeeState]) -> tuple[int, int]:
     """Approved Worknice leave requests recorded in MicrOpay once each (a kept payroll change per request id),
     cancellations taken back; MicrOpay's leave balances set in Worknice (the categories the connection lets
-    employees see), only when they changed. Returns how many employees failed."""
+    employees see), only when they changed. Returns how many employees failed and how many writes were made."""
     micropay, worknice = systems_of(opened)
     connection_id, run_id, now = run.connection_id, run.run_id, clock.iso()
     chosen = directions(opened.connection)
@@ -406,7 +413,7 @@ def sync_leave(opened: OpenConnection, db: Store, run: Run, linked: dict[str, Em
     db.put_employee_states(
         down, [(s, HistoryEntry(time=now, run_id=run_id, outcome=s.status, reason=s.reason)) for s in down], failures
     )
-    return len(failed)
+    return len(failed), recorded + cancelled + balances_set
 
 
 LEAVE_BALANCES = "leave_balances"
@@ -427,11 +434,12 @@ def new_hires(
     people: list[Person],
     payroll_codes: set[str],
     current: dict[str, EmployeeState],
-) -> UploadCounts:
+) -> tuple[UploadCounts, int]:
     """Worknice people MicrOpay does not hold yet: new starters, put in the New Employee wizard once (tracked as
     a payroll change until payroll decides), or NOT_SYNCING with the reason. Every one seen is counted, its state
     written or not (an unchanged state is not written again): the plan, which reads MicrOpay's employees, never
-    saw them. Archived people MicrOpay does not hold are not seen: nothing is done for them."""
+    saw them. Archived people MicrOpay does not hold are not seen: nothing is done for them. Also returns how many
+    were put in the wizard by this run."""
     micropay, _ = systems_of(opened)
     connection_id, run_id, now = run.connection_id, run.run_id, clock.iso()
     submitted = {c.employee_id: c for c in db.payroll_changes(connection_id) if NEW_EMPLOYEE in c.fields}
@@ -439,7 +447,7 @@ def new_hires(
     history: list[tuple[EmployeeState, HistoryEntry]] = []
     failures: list[Failure] = []
     only = set(run.employee_ids) if run.employee_ids else None
-    seen = not_syncing = 0
+    seen = not_syncing = submitted_now = 0
     for person in people:
         e = person.employee
         if e.status is EmploymentStatus.FORMER or (e.code and e.code in payroll_codes):
@@ -470,6 +478,7 @@ def new_hires(
                     reason = f"a new employee needs {', '.join(missing)} in Worknice before MicrOpay can take it"
                 else:
                     pending_id = micropay.new_employee(e)
+                    submitted_now += 1
                     db.put_payroll_change(
                         PayrollChange(
                             connection_id=connection_id,
@@ -521,25 +530,45 @@ def new_hires(
     db.put_employee_states(states, history, failures)
     if states:
         db.log(run_id, f"New hires from Worknice: {len(states)} changed state, {len(failures)} failed")
-    return UploadCounts(failed=len(failures), seen=seen, not_syncing=not_syncing)
+    return UploadCounts(failed=len(failures), seen=seen, not_syncing=not_syncing), submitted_now
 
 
-def _keep_person_connections(opened: OpenConnection, db: Store, run_id: str, linked: dict[str, EmployeeState]) -> None:
-    """Worknice's person connections follow hrsync's links (remote id = EmpCode); then the sync is completed.
-    Bookkeeping only: a failure here is logged, no employee's outcome changes."""
+def _keep_person_connections(
+    opened: OpenConnection, db: Store, run_id: str, linked: dict[str, EmployeeState], *, wrote: bool
+) -> None:
+    """Worknice's person connections follow hrsync's links (remote id = EmpCode); then, if this run changed one of
+    them or `wrote` anything to either system, the integration's sync is completed.
+
+    The vendor notes name completeIntegrationSync but not its effect; we read it as closing a batch of changes
+    made through the integration (Worknice's record of when the integration last synced something). A run that
+    found everything in step has no batch to close, and calling it anyway would make every scheduled run look like
+    a sync that changed something. Bookkeeping only: a failure here is logged, no employee's outcome changes."""
     _, worknice = systems_of(opened)
     integration = integration_id(opened.connection)
+    changed = 0  # counted before each call: one that fails may still have landed
     try:
         existing = {c.remote_id: c for c in worknice.person_connections(integration)}
         for eid, state in sorted(linked.items()):
             found = existing.get(eid)
             if found is None:
+                changed += 1
                 worknice.create_person_connection(integration, state.target_id, eid, eid, "CONNECTED")
             elif found.person_id != state.target_id or found.status != "CONNECTED":
+                changed += 1
                 worknice.update_person_connection(
                     found.connection_id, remote_id=eid, remote_name=eid, status="CONNECTED"
                 )
-        worknice.complete_integration_sync(integration)
     except ExternalSystemError as exc:
         logger.warning("person connections not kept in step", extra={"run_id": run_id, "reason": str(exc)})
         db.log(run_id, f"Worknice person connections could not be kept in step: {exc}", "WARNING")
+    if changed or wrote:
+        _complete_integration_sync(opened, db, run_id)
+
+
+def _complete_integration_sync(opened: OpenConnection, db: Store, run_id: str) -> None:
+    _, worknice = systems_of(opened)
+    try:
+        worknice.complete_integration_sync(integration_id(opened.connection))
+    except ExternalSystemError as exc:
+        logger.warning("integration sync not completed", extra={"run_id": run_id, "reason": str(exc)})
+        db.log(run_id, f"Worknice's integration sync could not be completed: {exc}", "WARNING")
