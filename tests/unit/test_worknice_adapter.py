@@ -283,6 +283,21 @@ def test_update_person_writes_address_and_tax(worknice: Worknice, simulator: Wor
     assert ann.tax == employee.tax
 
 
+def test_simulator_operations_log_tells_reads_from_writes(worknice: Worknice, simulator: WorkniceSimulator) -> None:
+    worknice.list_people()
+    worknice.update_person("wn-1", Employee(id="P001", phone="0411"), ("phone",))
+    worknice.complete_integration_sync("int-1")
+
+    operations = httpx.get(f"{simulator.url}/_sandbox/operations").json()
+
+    assert operations == [
+        {"type": "query", "fields": ["session"]},
+        {"type": "mutation", "fields": ["updatePerson"]},
+        {"type": "mutation", "fields": ["completeIntegrationSync"]},
+    ]
+    assert httpx.get(f"{simulator.url}/_sandbox/operations", params={"since": 2}).json() == operations[2:]
+
+
 def test_update_person_unknown_person_is_rejected(worknice: Worknice) -> None:
     with pytest.raises(RejectedBySystemError, match="updatePerson"):
         worknice.update_person("nobody", Employee(id="x", phone="1"), ("phone",))
