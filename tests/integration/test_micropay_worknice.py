@@ -485,7 +485,7 @@ def test_bank_split_in_percentages_reaches_micropay_as_fixed_amounts_of_the_know
     assert not any(value in held["reason"] for value in ("062-00", "11112222", "33334444", "30"))
     assert approvals(micropay, "P002") == []
     assert payroll(micropay)["P002"]["street"] != "2 Wattle Rd"  # nothing at all is sent for P002
-    assert run["counters"]["not_syncing"] >= 2  # P002 and P004 (no Worknice person)
+    assert run["counters"]["not_syncing"] == 3  # P002, P004 (no Worknice person), wn-9 (no employee ID)
     assert run["status"] == "SUCCEEDED"
 
     # payroll approves: MicrOpay now holds what Worknice's split comes to, and nothing is sent again
