@@ -236,7 +236,7 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         and s.target_id in target
     }
     if not linked:
-        if submitted:
+        if submitted or hires.failed:  # a failed write may have landed (a timeout), as below
             _complete_integration_sync(opened, db, run_id)
         return hires
     now = clock.iso()
@@ -301,7 +301,7 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         f"{len(failures)} employees failed",
     )
     # a write that failed may have landed before the error (a timeout): counted as written
-    wrote = bool(to_target or to_source or submitted or leave_written or failures or leave_failures)
+    wrote = bool(to_target or to_source or submitted or leave_written or failures or leave_failures or hires.failed)
     _keep_person_connections(opened, db, run_id, linked, wrote=wrote)
     failed = len(failures) + leave_failures
     return hires + UploadCounts(failed=failed, failed_in_step=failed)
