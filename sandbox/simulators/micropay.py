@@ -8,10 +8,10 @@ ChangeEmployeeImmediate (only fields that do not affect pay), camelCase JSON, an
 password. PROVISIONAL (the simulator's own choices, shared with hrsync/systems/micropay.py): header `X-Api-Key`
 with HTTP Basic; `page` 1-based, pageSize 1..500, a bare JSON array per page sorted by empCode; `changedSince` an
 ISO date-time; fields `terminationDate`, `superFund`, `emergencyContactName`, `emergencyContactPhone`,
-`bankAccounts[] {bsbCode, accountNumber, accountName, payAmount, balanceOfPay, order}`; lookup entries `{code,
-description}`; `POST api/ChangeEmployee|ChangeEmployeeImmediate {empCode, changes}`; `GET api/ChangeEmployee/
-{statusId}` -> `{statusId, status: Pending|Approved|Rejected, reason}`; errors 400 `{message, errors: [{field,
-message}]}`.
+`bankAccounts[] {bsbCode, accountNumber, accountName, payAmount, balanceOfPay, order}`, `standardNetPay` (the
+net pay of a standard pay period; read only: the API cannot change it); lookup entries `{code, description}`;
+`POST api/ChangeEmployee|ChangeEmployeeImmediate {empCode, changes}`; `GET api/ChangeEmployee/{statusId}` ->
+`{statusId, status: Pending|Approved|Rejected, reason}`; errors 400 `{message, errors: [{field, message}]}`.
 
 Control surface beyond the shared one (`/_sandbox/departments` holds the lookups as `{type, code, description}`):
 - `PATCH /_sandbox/records/{empCode}` `{changes, changeFeed}`: a payroll user edits an employee; with

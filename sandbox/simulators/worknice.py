@@ -6,8 +6,10 @@ connections { ... on PersonConnection { person { id } remote { id name } status 
 integrationId, remote: {id, name}, personId, status)`, `updatePersonConnection`, `completeIntegrationSync(
 integrationId)`. The schema below is executed by graphql-core. PROVISIONAL (shared with hrsync/systems/
 worknice.py): every other type, field and argument in SCHEMA: person `firstName`, `lastName`, `profileAddress`,
-`taxDetails`, `bankAccounts`, `superFund`; a connection's `id`; `updatePersonConnection(id, remote, status)`;
-`updatePerson(personId, input)`; `org.leaveRequests(statuses)`; `setLeaveBalances(personId, balances)`.
+`taxDetails`, `bankAccounts`, `superFund`; `people(first:, after:)`, a page of at most `first` (1..500) people
+after the person id `after` in ascending id order (without either, everyone at once); a connection's `id`;
+`updatePersonConnection(id, remote, status)`; `updatePerson(personId, input)`; `org.leaveRequests(statuses)`;
+`setLeaveBalances(personId, balances)`.
 
 Control surface beyond the shared one (`/_sandbox/records` holds people in the GraphQL shape; departments are
 not used):
@@ -17,6 +19,8 @@ not used):
 - `GET /_sandbox/leave-balances`: `{personId: {category: hours}}` as hrsync last set them.
 - `GET|PUT /_sandbox/connections`: person connections `[{id, integrationId, personId, remote {id, name}, status}]`.
 - `GET /_sandbox/integration-syncs`: the integration ids completeIntegrationSync was called with, in order.
+- `GET /_sandbox/operations?since=N`: the GraphQL operations executed, in order from index N, each `{type: query|
+  mutation, fields: [top-level field names]}` (the request log cannot tell a read from a write: all are POSTs).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import hmac
 from collections.abc import Sequence
 from typing import Any, Self
 
-from graphql import GraphQLSchema, build_schema, graphql_sync
+from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, build_schema, graphql_sync, parse
 
 from sandbox.simulators.base import HttpError, Request, Response, Simulator, route
 
@@ -56,7 +60,7 @@ type LeaveRequest {
   status: LeaveRequestStatus!
 }
 type Org {
-  people(includeArchived: Boolean, status: [PersonStatus!]): [Person!]!
+  people(includeArchived: Boolean, status: [PersonStatus!], first: Int, after: ID): [Person!]!
   leaveRequests(statuses: [LeaveRequestStatus!]): [LeaveRequest!]!
 }
 type Session { org: Org! }
@@ -90,6 +94,7 @@ type Mutation {
 }
 """
 LEAVE_STATUSES = ("APPROVED", "CANCELLED", "PENDING", "DECLINED")
+MAX_PAGE_SIZE = 500
 
 
 class WorkniceSimulator(Simulator):
@@ -107,12 +112,13 @@ class WorkniceSimulator(Simulator):
         self._leave: dict[str, dict[str, Any]] = {}
         self._balances: dict[str, dict[str, str]] = {}
         self._syncs: list[str] = []
+        self._operations: list[dict[str, Any]] = []
         self._next_id = 1
 
     # --- state hooks -------------------------------------------------------------------------------------
     def clear_state(self) -> None:
         self._people, self._connections, self._leave, self._balances, self._syncs = {}, {}, {}, {}, []
-        self._next_id = 1
+        self._operations, self._next_id = [], 1
 
     def load_records(self, records: list[Any]) -> None:
         people: dict[str, dict[str, Any]] = {}
@@ -147,11 +153,22 @@ class WorkniceSimulator(Simulator):
         variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             raise HttpError(400, "variables must be an object")
+        self._record_operations(body["query"])
         result = graphql_sync(self._schema, body["query"], root_value=self._root(), variable_values=variables)
         answer: dict[str, Any] = {"data": result.data}
         if result.errors:
             answer["errors"] = [error.formatted for error in result.errors]
         return Response(200, answer)
+
+    def _record_operations(self, document: str) -> None:
+        try:
+            parsed = parse(document)
+        except GraphQLError:
+            return  # graphql_sync answers the syntax error
+        for definition in parsed.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                fields = [f.name.value for f in definition.selection_set.selections if isinstance(f, FieldNode)]
+                self._operations.append({"type": definition.operation.value, "fields": fields})
 
     def _id(self, prefix: str) -> str:
         value = f"{prefix}-{self._next_id:04d}"
@@ -168,9 +185,21 @@ class WorkniceSimulator(Simulator):
         }
 
     def _root(self) -> dict[str, Any]:
-        def people(_info: Any, includeArchived: bool = False, status: list[str] | None = None) -> list[Any]:
+        def people(
+            _info: Any,
+            includeArchived: bool = False,
+            status: list[str] | None = None,
+            first: int | None = None,
+            after: str | None = None,
+        ) -> list[Any]:
             found = [p for p in self._people.values() if includeArchived or p.get("status") != "ARCHIVED"]
-            return [p for p in found if status is None or p.get("status") in status]
+            found = [p for p in found if status is None or p.get("status") in status]
+            if first is None and after is None:
+                return found  # the documented form: everyone at once
+            if first is None or not 1 <= first <= MAX_PAGE_SIZE:
+                raise ValueError(f"first must be 1 to {MAX_PAGE_SIZE}")
+            ordered = sorted(found, key=lambda p: str(p["id"]))
+            return [p for p in ordered if after is None or str(p["id"]) > after][:first]
 
         def leave_requests(_info: Any, statuses: list[str] | None = None) -> list[Any]:
             return [
@@ -311,6 +340,10 @@ class WorkniceSimulator(Simulator):
     @route("GET", "/_sandbox/integration-syncs")
     def _control_syncs(self, request: Request) -> Any:
         return list(self._syncs)
+
+    @route("GET", "/_sandbox/operations")
+    def _control_operations(self, request: Request) -> Any:
+        return self._operations[request.int_param("since", 0) :]
 
     # --- command line ------------------------------------------------------------------------------------
     @classmethod

@@ -172,6 +172,42 @@ def test_a_change_on_each_side_crosses_in_one_run_and_the_next_run_sends_nothing
     assert request_count(worknice) > mark_worknice  # it did read Worknice
 
 
+def integration_syncs(worknice: WorkniceSimulator) -> list[str]:
+    return list(httpx.get(f"{worknice.url}/_sandbox/integration-syncs").json())
+
+
+def test_integration_sync_completed_only_by_a_run_that_wrote_or_changed_a_connection(aws, linked):
+    micropay, worknice = linked
+    assert integration_syncs(worknice) == [INTEGRATION]  # the first run made the person connections
+
+    sync(aws)  # everything in step
+    assert integration_syncs(worknice) == [INTEGRATION]
+
+    httpx.patch(f"{micropay.url}/_sandbox/records/P001", json={"changes": {"telephone1": "0411"}}).raise_for_status()
+    sync(aws)  # a field sent to Worknice
+    assert integration_syncs(worknice) == [INTEGRATION] * 2
+
+    connections = httpx.get(f"{worknice.url}/_sandbox/connections").json()
+    put(
+        worknice,
+        "connections",
+        [{**c, "status": "LOCAL_ONLY"} if c["remote"]["id"] == "P002" else c for c in connections],
+    )
+    sync(aws)  # a person connection put back to CONNECTED, nothing else
+    assert integration_syncs(worknice) == [INTEGRATION] * 3
+    assert {c["remote"]["id"]: c["status"] for c in httpx.get(f"{worknice.url}/_sandbox/connections").json()}[
+        "P002"
+    ] == "CONNECTED"
+
+    records = list(people(worknice).values())
+    put(worknice, "records", [*records, worknice_person("wn-10", "P010", "Eve", "New", "eve@example.com")])
+    sync(aws)  # a new hire put in MicrOpay's wizard
+    assert integration_syncs(worknice) == [INTEGRATION] * 4
+
+    sync(aws)  # the new hire still pending: nothing written
+    assert integration_syncs(worknice) == [INTEGRATION] * 4
+
+
 def test_same_field_changed_differently_is_one_conflict_and_resolving_writes_the_winner(aws, linked):
     micropay, worknice = linked
     httpx.patch(
@@ -255,11 +291,11 @@ def test_prefer_source_settles_a_conflict_without_review(aws, linked):
     ("options", "named"),
     [
         ({"directions": {"super": "two_way"}}, "options.directions.super: two_way is not supported"),
-        ({"directions": {"bank": "target_to_source"}}, "options.directions.bank"),
+        ({"directions": {"super": "target_to_source"}}, "options.directions.super"),
         ({"directions": {"leave_balances": "target_to_source"}}, "payroll accrues leave"),
         ({"directions": {"holidays": "off"}}, "options.directions.holidays: not a data group"),
         ({"directions": {"tax": "sideways"}}, "'sideways' is not a direction"),
-        ({"prefer": {"bank": "source"}}, "options.prefer.bank"),
+        ({"prefer": {"super": "source"}}, "options.prefer.super"),
     ],
 )
 def test_unsupported_direction_is_422_naming_the_option(aws, linked, options, named):
@@ -387,3 +423,186 @@ def test_leave_balances_reach_worknice_for_visible_categories_only_when_changed(
 
     assert httpx.get(f"{worknice.url}/_sandbox/leave-balances").json()["wn-1"] == {"ANNUAL": "68.4", "SICK": "38.0"}
     assert any("balances set for 1 employees" in line for line in run_log(changed))
+
+
+PERCENT_SPLIT = [
+    {"bsb": "062-001", "accountNumber": "11112222", "accountName": "Savings", "percentage": 30, "order": 1},
+    {"bsb": "062-002", "accountNumber": "33334444", "accountName": "Everyday", "balanceOfPay": True, "order": 2},
+]
+
+
+def approvals(micropay: MicrOpaySimulator, code: str) -> list[dict[str, Any]]:
+    return [a for a in httpx.get(f"{micropay.url}/_sandbox/approvals").json() if a["empCode"] == code]
+
+
+@pytest.mark.parametrize("direction", ["two_way", "target_to_source"])
+def test_bank_split_in_percentages_reaches_micropay_as_fixed_amounts_of_the_known_pay(aws, linked, direction):
+    micropay, worknice = linked
+    status, body = api(
+        "api-put-connection.json",
+        path=f"/connections/{CONNECTION}",
+        body=connection_body(micropay, worknice, directions={"bank": direction}),
+    )
+    assert status == 200, body
+    run_invocations(aws)
+    drain(aws)
+    # P001: a known pay; P002: none, and an address edit in Worknice that must wait with the bank split.
+    httpx.patch(
+        f"{micropay.url}/_sandbox/records/P001", json={"changes": {"standardNetPay": "2345.67"}}
+    ).raise_for_status()
+    for person in ("wn-1", "wn-2"):
+        httpx.patch(f"{worknice.url}/_sandbox/records/{person}", json={"bankAccounts": PERCENT_SPLIT})
+    moved = {"street": "2 Wattle Rd", "suburb": "Sydney", "state": "NSW", "postcode": "2000", "country": "AU"}
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-2", json={"profileAddress": moved}).raise_for_status()
+
+    run = sync(aws)
+
+    [change] = approvals(micropay, "P001")
+    assert change["changes"] == {
+        "bankAccounts": [
+            {
+                "bsbCode": "062-001",
+                "accountNumber": "11112222",
+                "accountName": "Savings",
+                "payAmount": "703.70",
+                "balanceOfPay": False,
+                "order": 1,
+            },
+            {
+                "bsbCode": "062-002",
+                "accountNumber": "33334444",
+                "accountName": "Everyday",
+                "payAmount": None,
+                "balanceOfPay": True,
+                "order": 2,
+            },
+        ]
+    }  # fmt: skip  (30% of 2345.67 is 703.701, rounded down; the balance account takes the rest)
+    assert employee("P001")["employee"]["status"] == "SUCCESSFUL"
+    held = employee("P002")["employee"]
+    assert held["status"] == "NOT_SYNCING"
+    assert "standardNetPay" in held["reason"] and "bankAccounts.percentage" in held["reason"]
+    assert not any(value in held["reason"] for value in ("062-00", "11112222", "33334444", "30"))
+    assert approvals(micropay, "P002") == []
+    assert payroll(micropay)["P002"]["street"] != "2 Wattle Rd"  # nothing at all is sent for P002
+    assert run["counters"]["not_syncing"] == 3  # P002, P004 (no Worknice person), wn-9 (no employee ID)
+    assert run["status"] == "SUCCEEDED"
+
+    # payroll approves: MicrOpay now holds what Worknice's split comes to, and nothing is sent again
+    httpx.post(f"{micropay.url}/_sandbox/approvals/{change['statusId']}", json={"decision": "approve"})
+    sync(aws)
+    assert len(approvals(micropay, "P001")) == 1
+    assert payroll(micropay)["P001"]["bankAccounts"][0]["payAmount"] == "703.70"
+
+    # payroll sets P002's pay: its split is converted and sent, its address with it
+    httpx.patch(
+        f"{micropay.url}/_sandbox/records/P002", json={"changes": {"standardNetPay": "1000.00"}}
+    ).raise_for_status()
+    sync(aws)
+    assert employee("P002")["employee"]["status"] == "SUCCESSFUL"
+    [p002] = approvals(micropay, "P002")
+    assert [a["payAmount"] for a in p002["changes"]["bankAccounts"]] == ["300.00", None]
+    assert payroll(micropay)["P002"]["street"] == "2 Wattle Rd"
+
+
+def test_bank_split_in_percentages_follows_a_pay_change_when_two_way(aws, linked):
+    micropay, worknice = linked
+    status, body = api(
+        "api-put-connection.json",
+        path=f"/connections/{CONNECTION}",
+        body=connection_body(micropay, worknice, directions={"bank": "two_way"}),
+    )
+    assert status == 200, body
+    run_invocations(aws)
+    drain(aws)
+    httpx.patch(f"{micropay.url}/_sandbox/records/P001", json={"changes": {"standardNetPay": "2000.00"}})
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-1", json={"bankAccounts": PERCENT_SPLIT}).raise_for_status()
+    sync(aws)
+    [first] = approvals(micropay, "P001")
+    httpx.post(f"{micropay.url}/_sandbox/approvals/{first['statusId']}", json={"decision": "approve"})
+    sync(aws)
+
+    httpx.patch(f"{micropay.url}/_sandbox/records/P001", json={"changes": {"standardNetPay": "2100.00"}})
+    sync(aws)
+
+    assert [a["changes"]["bankAccounts"][0]["payAmount"] for a in approvals(micropay, "P001")] == ["600.00", "630.00"]
+    # Worknice keeps its split in percentages: MicrOpay's amounts were not written over it
+    assert people(worknice)["wn-1"]["bankAccounts"] == PERCENT_SPLIT
+    assert conflicts() == []
+
+
+def test_bank_from_micropay_leaves_a_percentage_split_that_comes_to_payroll_amounts(aws, linked):
+    micropay, worknice = linked  # bank: source_to_target, the default
+    split = [{**PERCENT_SPLIT[0], "percentage": 25}, PERCENT_SPLIT[1]]
+    payroll_accounts = [
+        {"bsbCode": "062-001", "accountNumber": "11112222", "accountName": "Savings", "payAmount": "500.00",
+         "order": 1},
+        {"bsbCode": "062-002", "accountNumber": "33334444", "accountName": "Everyday", "balanceOfPay": True,
+         "order": 2},
+    ]  # fmt: skip
+    httpx.patch(
+        f"{micropay.url}/_sandbox/records/P001",
+        json={"changes": {"standardNetPay": "2000.00", "bankAccounts": payroll_accounts}},
+    ).raise_for_status()
+    httpx.patch(
+        f"{micropay.url}/_sandbox/records/P002", json={"changes": {"bankAccounts": payroll_accounts}}
+    ).raise_for_status()
+    for person in ("wn-1", "wn-2"):
+        httpx.patch(f"{worknice.url}/_sandbox/records/{person}", json={"bankAccounts": split}).raise_for_status()
+
+    sync(aws)
+
+    # P001: 25% of 2000.00 is payroll's 500.00, so Worknice keeps its percentages; P002's pay is unknown, so
+    # payroll's fixed amounts are written over the split (MicrOpay owns bank accounts in this direction)
+    assert people(worknice)["wn-1"]["bankAccounts"] == split
+    assert [(a.get("percentage"), a["amount"]) for a in people(worknice)["wn-2"]["bankAccounts"]] == [
+        (None, "500.00"),
+        (None, None),
+    ]
+    assert employee("P002")["employee"]["status"] == "SUCCESSFUL"
+
+
+def ended(counters: dict[str, Any]) -> int:
+    """How many employees a run ended one way or another: with nothing queued, every one it saw."""
+    names = ("in_step", "not_syncing", "conflicts", "failed", "created", "updated", "marked_leaver", "unreadable")
+    return sum(counters[name] for name in names)
+
+
+def test_run_counts_new_hires_and_failures_so_every_employee_seen_ends_counted(aws, linked):
+    micropay, worknice = linked
+    records = list(people(worknice).values())
+    put(worknice, "records", [*records, worknice_person("wn-10", "P010", "Eve", "New", "eve@example.com")])
+
+    first = sync(aws)
+
+    # P001-P004 from MicrOpay; wn-9 (no employee ID) and P010 (new hire, pending in the wizard) from Worknice
+    c = first["counters"]
+    assert (c["seen"], c["in_step"], c["not_syncing"], c["failed"]) == (6, 3, 3, 0)
+    assert ended(c) == c["seen"]
+    assert employee("P010")["employee"]["status"] == "NOT_SYNCING"
+
+    # Then: another new hire MicrOpay refuses, and P001's address edit MicrOpay refuses; P010 still pending
+    records = list(people(worknice).values())
+    put(worknice, "records", [*records, worknice_person("wn-11", "P011", "Fay", "Gee", "fay@example.com")])
+    moved = {"street": "3 Gum Rd", "suburb": "Sydney", "state": "NSW", "postcode": "2000", "country": "AU"}
+    httpx.patch(f"{worknice.url}/_sandbox/records/wn-1", json={"profileAddress": moved}).raise_for_status()
+    refuse_writes = {"error_rate": 1.0, "error_status": 400, "error_methods": ["POST"]}
+    httpx.put(f"{micropay.url}/_sandbox/faults", json=refuse_writes).raise_for_status()
+    try:
+        second = sync(aws)
+    finally:
+        httpx.put(f"{micropay.url}/_sandbox/faults", json={}).raise_for_status()
+
+    c = second["counters"]
+    assert (c["seen"], c["in_step"], c["not_syncing"], c["failed"]) == (7, 2, 3, 2)
+    assert ended(c) == c["seen"]
+    assert second["status"] == "COMPLETED_WITH_FAILURES"
+    assert [employee(code)["employee"]["status"] for code in ("P001", "P010", "P011")] == [
+        "FAILED",
+        "NOT_SYNCING",
+        "FAILED",
+    ]
+    _status, failures = api("api-list-failures.json")
+    assert {f["employee_id"] for f in failures["failures"]} >= {"P001", "P011"}
+    assert any("Job Finished: 0 created, 0 updated, 0 marked as leavers, 2 already in step, 3 not syncing" in line
+               for line in run_log(second))  # fmt: skip

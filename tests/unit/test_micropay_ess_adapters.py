@@ -25,6 +25,7 @@ def test_employee_from_micropay_camel_case_maps_employment_and_profile() -> None
         {"bsbCode": "062-000", "accountNumber": "1", "accountName": "Rest", "balanceOfPay": True, "order": 2},
         {"bsbCode": "033-000", "accountNumber": "2", "accountName": "Save", "payAmount": 150, "order": 1},
     ]
+    raw["standardNetPay"] = 2345.6
 
     employee = employee_from_micropay(raw)
 
@@ -38,6 +39,7 @@ def test_employee_from_micropay_camel_case_maps_employment_and_profile() -> None
         BankAccount(bsb="033-000", account_number="2", account_name="Save", amount="150.00", order=1),
         BankAccount(bsb="062-000", account_number="1", account_name="Rest", balance_of_pay=True, order=2),
     )
+    assert employee.standard_net_pay == "2345.60"
     assert employee.status is EmploymentStatus.CURRENT
 
 
@@ -65,6 +67,7 @@ def test_employee_from_micropay_dates_give_status(change: dict[str, str], status
             "bankAccounts.0.payAmount",
         ),
         ({"hiredDate": "someday"}, "hiredDate"),
+        ({"standardNetPay": "10%"}, "standardNetPay"),
     ],
 )
 def test_employee_from_micropay_bad_field_named_without_its_value(change: dict[str, object], field: str) -> None:

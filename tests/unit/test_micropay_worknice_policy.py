@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from hrsync.connectors.micropay_worknice import CONNECTOR
 from hrsync.errors import ConfigurationError
 from hrsync.models.connection import Connection
-from hrsync.models.employee import Employee, EmploymentStatus, Listing
+from hrsync.models.employee import BankShare, Employee, EmploymentStatus, Listing
 from hrsync.sync.groups import DEFAULTS, directions
 from hrsync.sync.merge import Direction
 from hrsync.sync.plan import Outcome, plan_run
@@ -52,7 +53,7 @@ def test_directions_take_a_supported_choice_per_group() -> None:
 @pytest.mark.parametrize(
     ("chosen", "message"),
     [
-        ({"bank": "two_way"}, "options.directions.bank: two_way is not supported"),
+        ({"super": "two_way"}, "options.directions.super: two_way is not supported"),
         ({"super": "target_to_source"}, "options.directions.super"),
         ({"leave_requests": "source_to_target"}, "options.directions.leave_requests"),
         ({"leave_balances": "two_way"}, "payroll accrues leave"),
@@ -90,3 +91,61 @@ def test_plan_links_by_employee_id_and_never_creates_or_marks_leavers() -> None:
     assert plan["P3"].outcome is Outcome.NOT_SYNCING
     assert "offboarded in Worknice itself" in (plan["P3"].reason or "")
     assert all(p.action is None for p in plan.values())
+
+
+@pytest.mark.parametrize("direction", ["two_way", "target_to_source", "source_to_target", "off"])
+def test_directions_bank_takes_every_direction_since_percentages_are_converted_per_employee(direction: str) -> None:
+    assert directions(connection(directions={"bank": direction}))["bank"] == Direction(direction)
+    CONNECTOR.policy_for(connection(directions={"bank": direction}, prefer={"bank": "target"}))
+
+
+def split_in_percentages() -> tuple[BankShare, ...]:
+    return (
+        BankShare(bsb="062-000", account_number="11112222", percentage=Decimal(30), order=1),
+        BankShare(bsb="033-000", account_number="33334444", balance_of_pay=True, order=2),
+    )
+
+
+@pytest.mark.parametrize("direction", ["two_way", "target_to_source"])
+def test_plan_reading_worknice_bank_without_pay_is_not_syncing_naming_the_field(direction: str) -> None:
+    policy = CONNECTOR.policy_for(connection(directions={"bank": direction}))
+    source = Listing(records=[Employee(id="P1", code="P1"), Employee(id="P2", code="P2", standard_net_pay="1500.00")])
+    target = Listing(
+        records=[
+            Employee(id="wn-1", code="P1", bank_split=split_in_percentages()),
+            Employee(id="wn-2", code="P2", bank_split=split_in_percentages()),
+        ]
+    )
+
+    plan = {p.employee_id: p for p in plan_run(source, target, {}, policy, departments=None).employees}
+
+    held = plan["P1"]
+    assert (held.outcome, held.target_id) == (Outcome.NOT_SYNCING, "wn-1")
+    assert "standardNetPay" in (held.reason or "") and "bankAccounts.percentage" in (held.reason or "")
+    assert not any(value in (held.reason or "") for value in ("30", "062-000", "11112222"))
+    assert plan["P2"].outcome is Outcome.IN_STEP  # the pay is known: converted by the groups' step
+
+
+def test_plan_reading_worknice_bank_split_that_does_not_add_up_is_not_syncing() -> None:
+    policy = CONNECTOR.policy_for(connection(directions={"bank": "two_way"}))
+    too_much = (
+        BankShare(bsb="062-000", account_number="1", percentage=Decimal(70), order=1),
+        BankShare(bsb="062-000", account_number="2", percentage=Decimal(40), order=2),
+    )
+    source = Listing(records=[Employee(id="P1", code="P1", standard_net_pay="1500.00")])
+    target = Listing(records=[Employee(id="wn-1", code="P1", bank_split=too_much)])
+
+    [planned] = plan_run(source, target, {}, policy, departments=None).employees
+
+    assert planned.outcome is Outcome.NOT_SYNCING
+    assert "add up to more than 100" in (planned.reason or "")
+
+
+def test_plan_bank_from_micropay_only_needs_no_pay() -> None:
+    policy = CONNECTOR.policy_for(connection())  # bank: source_to_target, payroll's amounts overwrite
+    source = Listing(records=[Employee(id="P1", code="P1")])
+    target = Listing(records=[Employee(id="wn-1", code="P1", bank_split=split_in_percentages())])
+
+    [planned] = plan_run(source, target, {}, policy, departments=None).employees
+
+    assert planned.outcome is Outcome.IN_STEP

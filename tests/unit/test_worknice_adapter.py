@@ -10,7 +10,15 @@ import httpx
 import pytest
 
 from hrsync.errors import AuthenticationError, ExternalSystemError, RejectedBySystemError
-from hrsync.models.employee import Address, BankAccount, Employee, EmploymentStatus, RecordRejection, TaxDetails
+from hrsync.models.employee import (
+    Address,
+    BankAccount,
+    BankShare,
+    Employee,
+    EmploymentStatus,
+    RecordRejection,
+    TaxDetails,
+)
 from hrsync.systems.http import RetryPolicy
 from hrsync.systems.worknice import TOKEN_HEADER, Person, Worknice, person_from_worknice, person_input
 from sandbox.sample import worknice_person
@@ -57,7 +65,29 @@ def test_person_from_worknice_percent_split_has_no_fixed_accounts() -> None:
 
     assert isinstance(person, Person)
     assert person.employee.bank_accounts is None
-    assert [b.percentage for b in person.bank_split] == [Decimal(30), None]
+    assert [(b.percentage, b.balance_of_pay) for b in person.employee.bank_split or ()] == [
+        (Decimal(30), False),
+        (None, True),
+    ]
+
+
+def test_person_from_worknice_split_with_graphql_nulls_takes_the_defaults() -> None:
+    null = {"bsb": None, "accountName": None, "amount": None}
+    raw = {
+        **worknice_person("wn-1", "P001", "Ann", "Lee"),
+        "bankAccounts": [
+            {**null, "bsb": "062-000", "accountNumber": "1", "percentage": 30.0, "balanceOfPay": None, "order": 1},
+            {**null, "accountNumber": "2", "percentage": None, "balanceOfPay": True, "order": None},
+        ],
+    }
+
+    person = person_from_worknice(raw)
+
+    assert isinstance(person, Person)
+    assert person.employee.bank_split == (
+        BankShare(bsb="062-000", account_number="1", percentage=Decimal(30), order=1),
+        BankShare(account_number="2", balance_of_pay=True, order=1),
+    )
 
 
 def test_person_from_worknice_fixed_split_maps_to_accounts() -> None:
@@ -70,6 +100,7 @@ def test_person_from_worknice_fixed_split_maps_to_accounts() -> None:
 
     assert isinstance(person, Person)
     assert person.employee.bank_accounts == (BankAccount(bsb="062-000", account_number="1", amount="100.00"),)
+    assert person.employee.bank_split == (BankShare(bsb="062-000", account_number="1", amount="100.00"),)
 
 
 def test_person_input_refuses_a_field_worknice_does_not_take() -> None:
@@ -92,7 +123,76 @@ def test_worknice_sends_token_header_and_graphql_body() -> None:
     [request] = seen
     assert request.method == "POST" and request.url.path == "/api/graphql"
     assert request.headers[TOKEN_HEADER] == "k"
-    assert "people(includeArchived: true)" in json.loads(request.content)["query"]
+    body = json.loads(request.content)
+    assert "people(includeArchived: true, first: $first, after: $after)" in body["query"]
+    assert body["variables"] == {"first": 100, "after": None}
+
+
+def paged(people: list[dict[str, object]], seen: list[dict[str, object]]) -> httpx.MockTransport:
+    """A Worknice answering people(first:, after:) over `people`, recording each request's variables."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        variables = json.loads(request.content)["variables"]
+        seen.append(variables)
+        after = variables["after"]
+        page = [p for p in people if after is None or str(p["id"]) > after][: variables["first"]]
+        return httpx.Response(200, json={"data": {"session": {"org": {"people": page}}}})
+
+    return httpx.MockTransport(answer)
+
+
+def test_list_people_reads_page_after_page_by_the_last_id_until_a_short_page() -> None:
+    people = [worknice_person(f"wn-{n}", f"P00{n}", "A", "B") for n in range(1, 6)]
+    seen: list[dict[str, object]] = []
+    client = httpx.Client(base_url="https://wn.test/", transport=paged(people, seen))
+
+    found, rejected = Worknice(client, FAST, page_size=2).list_people()
+
+    assert [p.employee.id for p in found] == ["wn-1", "wn-2", "wn-3", "wn-4", "wn-5"]
+    assert rejected == []
+    assert seen == [{"first": 2, "after": None}, {"first": 2, "after": "wn-2"}, {"first": 2, "after": "wn-4"}]
+
+
+def test_list_people_full_last_page_reads_one_more_empty_page() -> None:
+    people = [worknice_person(f"wn-{n}", f"P00{n}", "A", "B") for n in range(1, 5)]
+    seen: list[dict[str, object]] = []
+    client = httpx.Client(base_url="https://wn.test/", transport=paged(people, seen))
+
+    found, _ = Worknice(client, FAST, page_size=2).list_people()
+
+    assert len(found) == 4
+    assert [v["after"] for v in seen] == [None, "wn-2", "wn-4"]
+
+
+def test_list_people_page_failing_part_way_is_an_error_and_the_listing_incomplete() -> None:
+    calls = 0
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            return httpx.Response(500, json={"message": "down"})
+        page = [worknice_person("wn-1", "P001", "A", "B"), worknice_person("wn-2", "P002", "C", "D")]
+        return httpx.Response(200, json={"data": {"session": {"org": {"people": page}}}})
+
+    client = httpx.Client(base_url="https://wn.test/", transport=httpx.MockTransport(answer))
+    listing = Worknice(client, FAST, page_size=2).list_records()
+
+    assert not listing.complete
+    assert listing.records == []
+
+
+def test_list_people_server_ignoring_the_cursor_is_an_error_not_a_loop() -> None:
+    page = [worknice_person("wn-1", "P001", "A", "B"), worknice_person("wn-2", "P002", "C", "D")]
+    client = httpx.Client(
+        base_url="https://wn.test/",
+        transport=httpx.MockTransport(
+            lambda r: httpx.Response(200, json={"data": {"session": {"org": {"people": page}}}})
+        ),
+    )
+
+    with pytest.raises(ExternalSystemError, match="page 2"):
+        Worknice(client, FAST, page_size=2).list_people()
 
 
 def test_worknice_graphql_errors_name_paths_not_messages() -> None:
@@ -138,6 +238,28 @@ def test_simulator_refuses_a_wrong_token(simulator: WorkniceSimulator) -> None:
         adapter.list_people()
 
 
+def test_list_people_from_the_simulator_reads_more_than_one_page(simulator: WorkniceSimulator) -> None:
+    httpx.post(f"{simulator.url}/_sandbox/reset").raise_for_status()
+    people = [worknice_person(f"wn-{n:02d}", f"P{n:03d}", "A", "B") for n in range(7, 0, -1)]
+    httpx.put(f"{simulator.url}/_sandbox/records", json=people).raise_for_status()
+    adapter = Worknice(httpx.Client(base_url=simulator.url, headers={TOKEN_HEADER: simulator.token}), FAST, page_size=3)
+
+    found, _ = adapter.list_people()
+
+    assert [p.employee.id for p in found] == [f"wn-{n:02d}" for n in range(1, 8)]
+    graphql = [r for r in httpx.get(f"{simulator.url}/_sandbox/requests").json() if r["path"] == "/api/graphql"]
+    assert len(graphql) == 3
+
+
+def test_simulator_people_page_size_out_of_range_is_a_graphql_error(simulator: WorkniceSimulator) -> None:
+    adapter = Worknice(
+        httpx.Client(base_url=simulator.url, headers={TOKEN_HEADER: simulator.token}), FAST, page_size=501
+    )
+
+    with pytest.raises(RejectedBySystemError, match=r"session\.org\.people"):
+        adapter.list_people()
+
+
 def test_list_people_reads_everyone_and_names_the_bad_record(worknice: Worknice) -> None:
     people, rejections = worknice.list_people()
 
@@ -159,6 +281,21 @@ def test_update_person_writes_address_and_tax(worknice: Worknice, simulator: Wor
     ann = {p.employee.id: p.employee for p in people}["wn-1"]
     assert ann.address == employee.address
     assert ann.tax == employee.tax
+
+
+def test_simulator_operations_log_tells_reads_from_writes(worknice: Worknice, simulator: WorkniceSimulator) -> None:
+    worknice.list_people()
+    worknice.update_person("wn-1", Employee(id="P001", phone="0411"), ("phone",))
+    worknice.complete_integration_sync("int-1")
+
+    operations = httpx.get(f"{simulator.url}/_sandbox/operations").json()
+
+    assert operations == [
+        {"type": "query", "fields": ["session"]},
+        {"type": "mutation", "fields": ["updatePerson"]},
+        {"type": "mutation", "fields": ["completeIntegrationSync"]},
+    ]
+    assert httpx.get(f"{simulator.url}/_sandbox/operations", params={"since": 2}).json() == operations[2:]
 
 
 def test_update_person_unknown_person_is_rejected(worknice: Worknice) -> None:

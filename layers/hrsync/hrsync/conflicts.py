@@ -8,7 +8,7 @@ from hrsync.errors import RecordNotFoundError, StateConflictError
 from hrsync.models.employee import Employee
 from hrsync.models.records import ConflictKind, HistoryEntry
 from hrsync.sync.merge import FieldConflict, Side, field_digest, resolve_conflict
-from hrsync.two_way import SIDE_NAMES, send_writes, systems_of, values_of
+from hrsync.two_way import SIDE_NAMES, as_fixed_amounts, send_writes, systems_of, values_of
 
 
 def resolve_field_conflict(connection_id: str, conflict_key: str, winner: Side) -> dict[str, str]:
@@ -29,6 +29,7 @@ def resolve_field_conflict(connection_id: str, conflict_key: str, winner: Side) 
     target = next((p.employee for p in people if p.employee.id == state.target_id), None)
     if not isinstance(source, Employee) or target is None:
         raise RecordNotFoundError(f"employee {employee_id} could not be read from both systems")
+    target = as_fixed_amounts(source, target) or target  # as the run compared them: a split in fixed amounts
     digest = field_digest(opened.secret)
     reported = FieldConflict(name, conflict.source_digest or "", conflict.target_digest or "", conflict.base_digest)
     write = resolve_conflict(reported, winner, values_of(source, (name,)), values_of(target, (name,)), digest)

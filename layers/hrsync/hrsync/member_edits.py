@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from hrsync import clock
 from hrsync.change_feed import read_window, systems_of
+from hrsync.connectors.base import UploadCounts
 from hrsync.errors import AuthenticationError, ExternalSystemError
 from hrsync.models.employee import Employee, RecordRejection
 from hrsync.models.records import EmployeeState, Failure, PayrollChange, PayrollChangeState, Run
@@ -40,14 +41,14 @@ def payload_hmac(secret: bytes, payload: dict[str, Any]) -> str:
 _DECIDED = {"Approved": PayrollChangeState.APPROVED, "Rejected": PayrollChangeState.REJECTED}
 
 
-def upload_member_edits(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> int:
-    """Upload member edits since the run's window opened and poll waiting approvals; returns failed uploads."""
+def upload_member_edits(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> UploadCounts:
+    """Upload member edits since the run's window opened and poll waiting approvals; counts failed uploads."""
     payroll, ess = systems_of(opened)
     window = read_window(opened, run, db.get_state(run.connection_id))
     _poll_approvals(payroll, db, run)
     if window.since is None:
         db.log(run.run_id, "Uploads to payroll queued: none (member edits are read from the next run on)")
-        return 0
+        return UploadCounts()
     changes, unreadable = ess.member_changes(window.since)
     for position in unreadable:
         db.log(run.run_id, f"Access ESS member edit at {position} could not be read; skipped", "WARNING")
@@ -69,7 +70,7 @@ def upload_member_edits(opened: OpenConnection, db: Store, run: Run, states: dic
         f"{queued} waiting for approval (ChangeEmployee), {failed} failed",
         "INFO" if not failed else "WARNING",
     )
-    return failed
+    return UploadCounts(failed=failed)
 
 
 def _upload(

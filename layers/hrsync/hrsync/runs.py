@@ -386,9 +386,13 @@ def _plan_and_queue(db: Store, run: Run, deadline: Callable[[], float] | None) -
     pending = _record_states(db, run, plan, states, fingerprints, selected)
     upload_step = opened.connector.upload_run
     if upload_step is not None:
-        c.failed += with_fresh_credentials(
+        uploaded = with_fresh_credentials(
             connection_id, lambda o: upload_step(o, db, run, states), deadline, planned.current
         )
+        c.failed += uploaded.failed
+        c.in_step -= uploaded.failed_in_step
+        c.seen += uploaded.seen
+        c.not_syncing += uploaded.not_syncing
     db.record_plan(connection_id, run_id, c)
     _queue(db, run, pending, states, fingerprints, opened.policy.target_name, selected)
     finish_run_if_done(db, connection_id, run_id)

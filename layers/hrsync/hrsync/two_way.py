@@ -9,7 +9,11 @@ only when both sides hold the same value: at once after a write both sides now h
 for payroll's approval when a later run finds MicrOpay holding it (until then it is not sent again).
 A field changed differently on both sides is a conflict on the report (names and digests, never values),
 settled by the group's `prefer` option or through `POST /connections/{id}/conflicts/{conflict_id}/resolve`.
-Person connections in Worknice are kept in step with the links, and each run ends with completeIntegrationSync.
+A Worknice bank split in percentages is compared and sent as MicrOpay's fixed amounts of the employee's standard
+net pay (`as_fixed_amounts`, sync/bank.py); when it cannot be converted the bank group sends nothing, and the plan
+has already made that employee NOT_SYNCING (`bank_split_reason`) where the group reads Worknice.
+Person connections in Worknice are kept in step with the links, and a run that wrote anything to either system
+or changed a person connection ends with completeIntegrationSync (see `_keep_person_connections`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from hrsync import clock
-from hrsync.connectors.base import RunRead
+from hrsync.connectors.base import RunRead, UploadCounts
 from hrsync.errors import ExternalSystemError
 from hrsync.models.employee import Employee, EmploymentStatus
 from hrsync.models.records import (
@@ -33,6 +37,7 @@ from hrsync.models.records import (
     SyncStatus,
 )
 from hrsync.observability import logger
+from hrsync.sync.bank import PAY_UNKNOWN, BankSplitError, fixed_amounts, in_percentages
 from hrsync.sync.groups import FIELD_GROUPS, directions, integration_id, prefer
 from hrsync.sync.merge import (
     Direction,
@@ -45,7 +50,7 @@ from hrsync.sync.merge import (
     merge_fields,
     one_way,
 )
-from hrsync.systems.micropay import PAY_FIELDS, MicrOpay
+from hrsync.systems.micropay import PAY_FIELDS, STANDARD_NET_PAY, MicrOpay
 from hrsync.systems.worknice import Person, Worknice
 
 if TYPE_CHECKING:
@@ -83,6 +88,39 @@ def values_of(record: Employee, fields: tuple[str, ...]) -> dict[str, object]:
     return {name: getattr(record, name) for name in fields}
 
 
+def as_fixed_amounts(source: Employee, target: Employee) -> Employee | None:
+    """`target` (a Worknice person) with its bank split as MicrOpay's fixed amounts: a split in percentages is
+    converted against `source`'s (MicrOpay's) standard net pay. None when it cannot be (never a guessed amount)."""
+    if not in_percentages(target.bank_split):
+        return target
+    try:
+        converted = fixed_amounts(target.bank_split or (), source.standard_net_pay)
+    except BankSplitError:
+        return None
+    return target.model_copy(update={"bank_accounts": converted.accounts})
+
+
+def bank_split_reason(source: Employee, target: Employee) -> str | None:
+    """Why a Worknice bank split cannot be sent to MicrOpay (the plan's NOT_SYNCING reason), or None when it can.
+    Names the fields, never an amount, a percentage or an account."""
+    if not in_percentages(target.bank_split):
+        return None
+    try:
+        fixed_amounts(target.bank_split or (), source.standard_net_pay)
+    except BankSplitError as exc:
+        if str(exc) == PAY_UNKNOWN:
+            return (
+                "bank accounts: Worknice splits this employee's pay by percentage (bankAccounts.percentage) and "
+                f"MicrOpay holds no standard net pay ({STANDARD_NET_PAY}) to convert it to the fixed amounts MicrOpay "
+                "takes; nothing is sent until payroll sets it or Worknice holds fixed amounts"
+            )
+        return (
+            "bank accounts: Worknice's split in percentages (bankAccounts.percentage) cannot be converted to "
+            f"MicrOpay's fixed amounts: {exc}; nothing is sent until it is corrected in Worknice"
+        )
+    return None
+
+
 def merge_employee(
     source: Employee, target: Employee, state: EmployeeState, opened: OpenConnection
 ) -> tuple[MergeResult, dict[str, str]]:
@@ -94,10 +132,15 @@ def merge_employee(
     conflicts: list[FieldConflict] = []
     agreed: dict[str, str] = {}
     group_of: dict[str, str] = {}
+    comparable = as_fixed_amounts(source, target)
     for group, fields in FIELD_GROUPS.items():
         direction = chosen[group]
         group_of.update(dict.fromkeys(fields, group))
-        s_values, t_values = values_of(source, fields), values_of(target, fields)
+        if comparable is None and group == "bank" and direction is not Direction.SOURCE_TO_TARGET:
+            # Never a guessed amount. The plan holds such an employee NOT_SYNCING; a split that became
+            # unconvertible since the plan read it waits for the next run's plan.
+            continue
+        s_values, t_values = values_of(source, fields), values_of(comparable or target, fields)
         if direction is Direction.TWO_WAY:
             result = merge_fields(
                 s_values, t_values, state.merge_base, fields, digest, prefer=prefer(connection, group)
@@ -169,23 +212,34 @@ def _field_conflict(run_id: str, state: EmployeeState, group: str, conflict: Fie
     )
 
 
-def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> int:
-    """The upload step: move every linked employee's data groups; returns how many employees failed."""
+def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[str, EmployeeState]) -> UploadCounts:
+    """The upload step: move every linked employee's data groups and put new hires in MicrOpay's wizard.
+
+    Counts for the run: linked employees that fail here (the plan counted them in step) and the new hires, whom
+    the plan never saw since MicrOpay does not hold them."""
     micropay, worknice = systems_of(opened)
     connection_id, run_id = run.connection_id, run.run_id
     current = db.employee_states(connection_id)  # as the plan just recorded them: links made this run too
     only = set(run.employee_ids) if run.employee_ids else None
+    source = {e.id: e for e in micropay.list_employees().records}
+    people, _ = worknice.list_people()
+    target = {p.employee.id: p.employee for p in people}
+    hires, submitted = new_hires(opened, db, run, people, set(source), current)
+    # Linked employees both systems still hold: the plan just counted each of them in step. One gone since the
+    # plan read it is left to the next run's plan, which says why.
     linked = {
         eid: s
         for eid, s in current.items()
-        if s.target_id and s.status is SyncStatus.SUCCESSFUL and (only is None or eid in only)
+        if s.target_id
+        and s.status is SyncStatus.SUCCESSFUL
+        and (only is None or eid in only)
+        and eid in source
+        and s.target_id in target
     }
-    source = {e.id: e for e in micropay.list_employees().records}
-    people, _ = worknice.list_people()
-    failed = new_hires(opened, db, run, people, set(source), current)
     if not linked:
-        return failed
-    target = {p.employee.id: p.employee for p in people}
+        if submitted or hires.failed:  # a failed write may have landed (a timeout), as below
+            _complete_integration_sync(opened, db, run_id)
+        return hires
     now = clock.iso()
     conflicts: list[Conflict] = []
     changed: list[EmployeeState] = []
@@ -194,9 +248,7 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
     to_source = to_target = 0
     failed_ids: set[str] = set()
     for eid, state in sorted(linked.items()):
-        s, t = source.get(eid), target.get(state.target_id or "")
-        if s is None or t is None:
-            continue  # gone since the plan read them: the next run's plan says why
+        s, t = source[eid], target[state.target_id or ""]
         result, group_of = merge_employee(s, t, state, opened)
         conflicts += [_field_conflict(run_id, state, group_of[c.name], c) for c in result.conflicts]
         base = {**state.merge_base, **result.agreed}
@@ -239,7 +291,9 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
     db.put_employee_states(changed, history, failures)
     # after the groups' states are written, so the leave balances' digest is kept on top of them
     now_linked = {**linked, **{s.employee_id: s for s in changed}}
-    leave_failures = sync_leave(opened, db, run, {e: s for e, s in now_linked.items() if e not in failed_ids})
+    leave_failures, leave_written = sync_leave(
+        opened, db, run, {e: s for e, s in now_linked.items() if e not in failed_ids}
+    )
     if conflicts:
         db.put_conflicts(connection_id, conflicts)
     db.log(
@@ -247,17 +301,20 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
         f"Data groups: {to_target} fields sent to Worknice, {to_source} to MicrOpay, {len(conflicts)} in conflict, "
         f"{len(failures)} employees failed",
     )
-    _keep_person_connections(opened, db, run_id, linked)
-    return len(failures) + failed + leave_failures
+    # a write that failed may have landed before the error (a timeout): counted as written
+    wrote = bool(to_target or to_source or submitted or leave_written or failures or leave_failures or hires.failed)
+    _keep_person_connections(opened, db, run_id, linked, wrote=wrote)
+    failed = len(failures) + leave_failures
+    return hires + UploadCounts(failed=failed, failed_in_step=failed)
 
 
 LEAVE_REQUEST = "leave_request"  # the payroll change that records one Worknice leave request in MicrOpay
 
 
-def sync_leave(opened: OpenConnection, db: Store, run: Run, linked: dict[str, EmployeeState]) -> int:
+def sync_leave(opened: OpenConnection, db: Store, run: Run, linked: dict[str, EmployeeState]) -> tuple[int, int]:
     """Approved Worknice leave requests recorded in MicrOpay once each (a kept payroll change per request id),
     cancellations taken back; MicrOpay's leave balances set in Worknice (the categories the connection lets
-    employees see), only when they changed. Returns how many employees failed."""
+    employees see), only when they changed. Returns how many employees failed and how many writes were made."""
     micropay, worknice = systems_of(opened)
     connection_id, run_id, now = run.connection_id, run.run_id, clock.iso()
     chosen = directions(opened.connection)
@@ -357,7 +414,7 @@ def sync_leave(opened: OpenConnection, db: Store, run: Run, linked: dict[str, Em
     db.put_employee_states(
         down, [(s, HistoryEntry(time=now, run_id=run_id, outcome=s.status, reason=s.reason)) for s in down], failures
     )
-    return len(failed)
+    return len(failed), recorded + cancelled + balances_set
 
 
 LEAVE_BALANCES = "leave_balances"
@@ -378,9 +435,12 @@ def new_hires(
     people: list[Person],
     payroll_codes: set[str],
     current: dict[str, EmployeeState],
-) -> int:
+) -> tuple[UploadCounts, int]:
     """Worknice people MicrOpay does not hold yet: new starters, put in the New Employee wizard once (tracked as
-    a payroll change until payroll decides), or NOT_SYNCING with the reason. Returns how many failed."""
+    a payroll change until payroll decides), or NOT_SYNCING with the reason. Every one seen is counted, its state
+    written or not (an unchanged state is not written again): the plan, which reads MicrOpay's employees, never
+    saw them. Archived people MicrOpay does not hold are not seen: nothing is done for them. Also returns how many
+    were put in the wizard by this run."""
     micropay, _ = systems_of(opened)
     connection_id, run_id, now = run.connection_id, run.run_id, clock.iso()
     submitted = {c.employee_id: c for c in db.payroll_changes(connection_id) if NEW_EMPLOYEE in c.fields}
@@ -388,6 +448,7 @@ def new_hires(
     history: list[tuple[EmployeeState, HistoryEntry]] = []
     failures: list[Failure] = []
     only = set(run.employee_ids) if run.employee_ids else None
+    seen = not_syncing = submitted_now = 0
     for person in people:
         e = person.employee
         if e.status is EmploymentStatus.FORMER or (e.code and e.code in payroll_codes):
@@ -395,6 +456,7 @@ def new_hires(
         employee_id = e.code or f"worknice-{e.id}"
         if only is not None and employee_id not in only:
             continue
+        seen += 1
         status, reason = SyncStatus.NOT_SYNCING, NO_EMPLOYEE_ID
         if e.code:
             change = submitted.get(e.code)
@@ -417,6 +479,7 @@ def new_hires(
                     reason = f"a new employee needs {', '.join(missing)} in Worknice before MicrOpay can take it"
                 else:
                     pending_id = micropay.new_employee(e)
+                    submitted_now += 1
                     db.put_payroll_change(
                         PayrollChange(
                             connection_id=connection_id,
@@ -445,6 +508,8 @@ def new_hires(
                         time=now,
                     )
                 )
+        if status is SyncStatus.NOT_SYNCING:
+            not_syncing += 1
         old = current.get(employee_id)
         if old is not None and (old.status, old.reason, old.target_id) == (status, reason, e.id):
             continue
@@ -466,25 +531,45 @@ def new_hires(
     db.put_employee_states(states, history, failures)
     if states:
         db.log(run_id, f"New hires from Worknice: {len(states)} changed state, {len(failures)} failed")
-    return len(failures)
+    return UploadCounts(failed=len(failures), seen=seen, not_syncing=not_syncing), submitted_now
 
 
-def _keep_person_connections(opened: OpenConnection, db: Store, run_id: str, linked: dict[str, EmployeeState]) -> None:
-    """Worknice's person connections follow hrsync's links (remote id = EmpCode); then the sync is completed.
-    Bookkeeping only: a failure here is logged, no employee's outcome changes."""
+def _keep_person_connections(
+    opened: OpenConnection, db: Store, run_id: str, linked: dict[str, EmployeeState], *, wrote: bool
+) -> None:
+    """Worknice's person connections follow hrsync's links (remote id = EmpCode); then, if this run changed one of
+    them or `wrote` anything to either system, the integration's sync is completed.
+
+    The vendor notes name completeIntegrationSync but not its effect; we read it as closing a batch of changes
+    made through the integration (Worknice's record of when the integration last synced something). A run that
+    found everything in step has no batch to close, and calling it anyway would make every scheduled run look like
+    a sync that changed something. Bookkeeping only: a failure here is logged, no employee's outcome changes."""
     _, worknice = systems_of(opened)
     integration = integration_id(opened.connection)
+    changed = 0  # counted before each call: one that fails may still have landed
     try:
         existing = {c.remote_id: c for c in worknice.person_connections(integration)}
         for eid, state in sorted(linked.items()):
             found = existing.get(eid)
             if found is None:
+                changed += 1
                 worknice.create_person_connection(integration, state.target_id, eid, eid, "CONNECTED")
             elif found.person_id != state.target_id or found.status != "CONNECTED":
+                changed += 1
                 worknice.update_person_connection(
                     found.connection_id, remote_id=eid, remote_name=eid, status="CONNECTED"
                 )
-        worknice.complete_integration_sync(integration)
     except ExternalSystemError as exc:
         logger.warning("person connections not kept in step", extra={"run_id": run_id, "reason": str(exc)})
         db.log(run_id, f"Worknice person connections could not be kept in step: {exc}", "WARNING")
+    if changed or wrote:
+        _complete_integration_sync(opened, db, run_id)
+
+
+def _complete_integration_sync(opened: OpenConnection, db: Store, run_id: str) -> None:
+    _, worknice = systems_of(opened)
+    try:
+        worknice.complete_integration_sync(integration_id(opened.connection))
+    except ExternalSystemError as exc:
+        logger.warning("integration sync not completed", extra={"run_id": run_id, "reason": str(exc)})
+        db.log(run_id, f"Worknice's integration sync could not be completed: {exc}", "WARNING")

@@ -44,8 +44,31 @@ class RunRead:
 
 # (open connection, store, the run, employee states as stored, the connection's STATE item) -> what was read
 ReadStep = Callable[["OpenConnection", "Store", Run, Mapping[str, EmployeeState], dict[str, Any]], RunRead]
-# (open connection, store, the run, employee states as stored) -> how many uploads failed
-UploadStep = Callable[["OpenConnection", "Store", Run, dict[str, EmployeeState]], int]
+
+
+@dataclass(frozen=True)
+class UploadCounts:
+    """What a connector's upload step adds to the run's counters. The plan counted every source employee it saw;
+    the step may end some of them otherwise, and may see employees only the target holds (Worknice's new hires),
+    which the plan never counted. Each employee the step sees ends SUCCESSFUL, NOT_SYNCING with a reason or
+    FAILED with a failure for review, and is counted once."""
+
+    failed: int = 0  # failed in the step, each with a failure for review (uploads, or employees)
+    failed_in_step: int = 0  # of `failed`: employees the plan had counted in step, no longer in step
+    seen: int = 0  # employees the plan did not see, each counted here and in `not_syncing` or `failed`
+    not_syncing: int = 0  # of `seen`: NOT_SYNCING with a reason
+
+    def __add__(self, other: UploadCounts) -> UploadCounts:
+        return UploadCounts(
+            failed=self.failed + other.failed,
+            failed_in_step=self.failed_in_step + other.failed_in_step,
+            seen=self.seen + other.seen,
+            not_syncing=self.not_syncing + other.not_syncing,
+        )
+
+
+# (open connection, store, the run, employee states as stored) -> what it adds to the run's counters
+UploadStep = Callable[["OpenConnection", "Store", Run, dict[str, EmployeeState]], UploadCounts]
 
 
 @dataclass(frozen=True)

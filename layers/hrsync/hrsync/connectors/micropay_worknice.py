@@ -9,6 +9,13 @@ field against a stored base (sync/merge.py), with a conflict for review where bo
 Defaults follow Worknice's own MicrOpay integration table (../shared/specs/vendor-notes.md): personal and tax
 both ways, bank and super MicrOpay -> Worknice, leave requests Worknice -> MicrOpay, leave balances
 MicrOpay -> Worknice. A direction the systems cannot support is refused when the connection is saved (422).
+
+Bank accounts may flow either way or both: MicrOpay takes fixed amounts only, so when the bank group reads
+Worknice (target_to_source or two_way) a Worknice split in percentages is converted against MicrOpay's standard net
+pay (`two_way.as_fixed_amounts`, sync/bank.py). That is decided per employee, not per connection: one whose split
+cannot be converted (no known pay, or a split that does not add up) is NOT_SYNCING with the reason, by the plan
+(`Policy.cannot_sync`), and nothing is sent for them; everyone else syncs. Bank accounts flowing MicrOpay ->
+Worknice need no conversion: payroll's fixed amounts overwrite a split they differ from.
 """
 
 from __future__ import annotations
@@ -17,10 +24,11 @@ from hrsync.connectors.base import Connector, target_budget
 from hrsync.connectors.micropay_ess import open_micropay
 from hrsync.models.connection import Connection, Credentials
 from hrsync.sync.groups import directions, integration_id
+from hrsync.sync.merge import Direction
 from hrsync.sync.plan import Policy
 from hrsync.systems.http import RetryPolicy
 from hrsync.systems.worknice import Worknice
-from hrsync.two_way import read_both_sides, sync_data_groups
+from hrsync.two_way import bank_split_reason, read_both_sides, sync_data_groups
 
 NAME = "micropay-worknice"
 SOURCE = "MicrOpay"
@@ -37,8 +45,9 @@ def _target(connection: Connection, credentials: Credentials, policy: RetryPolic
 
 
 def _policy(connection: Connection) -> Policy:
-    directions(connection)  # 422 on PUT /connections for a direction the systems cannot support
+    chosen = directions(connection)  # 422 on PUT /connections for a direction the systems cannot support
     integration_id(connection)
+    reads_worknice_bank = chosen["bank"] in (Direction.TARGET_TO_SOURCE, Direction.TWO_WAY)
     # The plan only links (no synced fields): every field is moved by the groups' step, one way or merged.
     return Policy(
         source_name=SOURCE,
@@ -50,6 +59,7 @@ def _policy(connection: Connection) -> Policy:
         key_word="employee ID",
         creates=False,
         marks_leavers=False,
+        cannot_sync=bank_split_reason if reads_worknice_bank else None,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
@@ -64,6 +65,21 @@ class BankAccount(BaseModel):
     order: int = 1
 
 
+class BankShare(BaseModel):
+    """One account of a bank split as an HR system holds it (Worknice): a percentage of pay, a fixed amount, or
+    the balance of pay. MicrOpay takes fixed amounts only: sync/bank.py converts a split against a known pay."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bsb: str | None = None
+    account_number: str | None = None
+    account_name: str | None = None
+    percentage: Decimal | None = None
+    amount: str | None = None  # a decimal as text, like BankAccount's
+    balance_of_pay: bool = False
+    order: int = 1
+
+
 class Employee(BaseModel):
     """One person as one system holds them, in hrsync's words.
 
@@ -102,6 +118,11 @@ class Employee(BaseModel):
     address: Address | None = None
     emergency_contact: EmergencyContact | None = None
     bank_accounts: tuple[BankAccount, ...] | None = None
+    # The split as an HR system holds it, percentages and all (Worknice); `bank_accounts` holds it as fixed
+    # amounts only when it has no percentages, since converting them needs the pay.
+    bank_split: tuple[BankShare, ...] | None = None
+    # The net pay of a standard pay period (MicrOpay): what a percentage split is converted against.
+    standard_net_pay: str | None = None  # a decimal as text; personal, never logged
     tax: TaxDetails | None = None
 
 

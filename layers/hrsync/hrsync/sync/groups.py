@@ -29,11 +29,11 @@ DEFAULTS: dict[str, Direction] = {
     "leave_requests": T2S,
     "leave_balances": S2T,
 }
-# Directions each group cannot take, and why (the 422's reason).
+# Directions each group cannot take, and why (the 422's reason). Bank accounts may take any: MicrOpay holds
+# fixed amounts and Worknice may split by percentage, but a split in percentages is converted against MicrOpay's
+# standard net pay (sync/bank.py), and an employee whose split cannot be converted is NOT_SYNCING with the reason
+# (the connector's `Policy.cannot_sync`), so refusing the whole connection would hold back everyone else.
 UNSUPPORTED: dict[tuple[str, Direction], str] = {
-    ("bank", TWO): "MicrOpay holds fixed amounts and Worknice may hold percentages, so a split cannot round-trip",
-    ("bank", T2S): "Worknice's bank split may be in percentages, which MicrOpay does not take; bank accounts "
-    "flow MicrOpay -> Worknice",
     ("super", TWO): "superannuation is kept in payroll and flows MicrOpay -> Worknice only",
     ("super", T2S): "superannuation is kept in payroll and flows MicrOpay -> Worknice only",
     ("leave_requests", TWO): "a leave request is approved in one system and recorded in the other, not merged",

@@ -9,6 +9,7 @@ and named by position in `notes`.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -52,6 +53,9 @@ class Policy:
     # by the key; micropay-worknice): an unmatched employee or a leaver is NOT_SYNCING with the reason.
     creates: bool = True
     marks_leavers: bool = True
+    # A connector's own reason a linked employee and its target record cannot sync now (NOT_SYNCING with it,
+    # the link kept), or None; e.g. micropay-worknice: a bank split in percentages without a known pay.
+    cannot_sync: Callable[[Employee, Employee], str | None] | None = None
 
 
 def not_selected_reason(policy: Policy) -> str:
@@ -462,6 +466,11 @@ def _plan_employee(
         fields = tuple(name for name, value in (desired | on_create).items() if value is not None)
         return result(Outcome.APPLY, action=Action.CREATE, fields=fields, warnings=tuple(warnings))
 
+    held = policy.cannot_sync(employee, match) if policy.cannot_sync else None
+    if held:
+        return result(
+            Outcome.NOT_SYNCING, target_id=match.id, matched_by=matched_by, reason=held, warnings=tuple(warnings)
+        )
     changed = _changed_fields(desired, match, email_case=policy.match_on is MatchKey.CODE)
     if "email" in changed and any(user.id != match.id for user in index.by_email.get(email or "", [])):
         return result(

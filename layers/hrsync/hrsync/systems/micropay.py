@@ -12,7 +12,9 @@ PROVISIONAL (our model, not MicrOpay's published names): the `X-Api-Key` header 
 `page` 1-based and a bare JSON array per page (read until a short page); `changedSince` as an ISO date-time; the
 fields `terminationDate`, `superFund`, `emergencyContactName`, `emergencyContactPhone`, `bankAccounts[]` with
 `{bsbCode, accountNumber, accountName, payAmount, balanceOfPay, order}`, `taxDetails {taxFileNumber,
-taxFreeThreshold, residencyStatus, helpDebt}` (a pay field: ChangeEmployee only); lookup entries `{code, description}`;
+taxFreeThreshold, residencyStatus, helpDebt}` (a pay field: ChangeEmployee only), `standardNetPay` (the net pay of the
+employee's standard pay period, read only: what a bank split in percentages is converted against); lookup entries
+`{code, description}`;
 `POST api/ChangeEmployee` and `POST api/ChangeEmployeeImmediate` taking `{empCode, changes: {...}}`, the first
 answering `{statusId, status}`; `GET api/ChangeEmployee/{statusId}` -> `{statusId, status: Pending|Approved|
 Rejected, reason}`; the New Employee wizard as `POST api/NewEmployee {empCode, firstName, surname, defaultEmail,
@@ -78,6 +80,7 @@ PROFILE_JSON = {
     "emergency_contact": ("emergencyContactName", "emergencyContactPhone"),
 }
 PAY_FIELDS = ("bank_accounts", "tax")
+STANDARD_NET_PAY = "standardNetPay"  # provisional name: the pay a bank split in percentages is converted against
 
 
 def money(value: object) -> str | None:
@@ -139,6 +142,12 @@ class _EmployeeDetails(VendorModel):
     emergencyContactPhone: str | None = Field(default=None, max_length=30)
     bankAccounts: list[_BankAccount] | None = Field(default=None, max_length=10)
     taxDetails: _TaxDetails | None = None
+    standardNetPay: str | None = None
+
+    @field_validator("standardNetPay", mode="before")
+    @classmethod
+    def _pay(cls, value: object) -> str | None:
+        return money(value)
 
 
 class DeletedEmployee(BaseModel):
@@ -253,6 +262,7 @@ def employee_from_micropay(
         address=_address(vendor),
         emergency_contact=contact if contact != EmergencyContact() else None,
         bank_accounts=_bank_accounts(vendor.bankAccounts),
+        standard_net_pay=vendor.standardNetPay,
         tax=_tax(vendor.taxDetails),
     )
 

@@ -11,16 +11,18 @@ link a person to MicrOpay.
 PROVISIONAL (our model, not Worknice's published schema; the simulator sandbox/simulators/worknice.py speaks the
 same): the person fields `firstName`, `lastName`, `profileAddress {street suburb state postcode country}`,
 `taxDetails {taxFileNumber taxFreeThreshold residencyStatus helpDebt}`, `bankAccounts {bsb accountNumber
-accountName percentage amount balanceOfPay order}`, `superFund`; a person connection's `id`, and
-`updatePersonConnection(id, remote, status)` taking it; `updatePerson(personId, input: PersonInput)`;
-`org { leaveRequests(statuses:) { id person { id } category startDate endDate hours status } }` with status
-APPROVED|CANCELLED|PENDING|DECLINED; `setLeaveBalances(personId, balances: [{category, hours}])`. GraphQL
-errors come back as HTTP 200 with `errors[]`; their messages may quote input, so only their count and `path`
-reach a reason.
+accountName percentage amount balanceOfPay order}` (a percentage of net pay; null where unset), `superFund`;
+paging of people by `people(first:, after:)`: at most `first` people after the person id `after`, in ascending
+id order (read until a short page); a person connection's `id`, and `updatePersonConnection(id, remote, status)`
+taking it; `updatePerson(personId, input: PersonInput)`; `org { leaveRequests(statuses:) { id person { id }
+category startDate endDate hours status } }` with status APPROVED|CANCELLED|PENDING|DECLINED;
+`setLeaveBalances(personId, balances: [{category, hours}])`. GraphQL errors come back as HTTP 200 with
+`errors[]`; their messages may quote input, so only their count and `path` reach a reason.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
@@ -32,6 +34,7 @@ from hrsync.errors import ExternalSystemError, RejectedBySystemError
 from hrsync.models.employee import (
     Address,
     BankAccount,
+    BankShare,
     Department,
     Employee,
     EmploymentStatus,
@@ -55,9 +58,13 @@ TAX_FIELDS = ("tax",)
 BANK_FIELDS = ("bank_accounts",)
 SUPER_FIELDS = ("super_fund",)
 
+PAGE_SIZE = 100
+MAX_PAGES = 10_000
+# A page of people after a cursor (keyset on the person id, ascending): a person added or removed while the pages
+# are read moves no other person from one page to another, as an offset would.
 PEOPLE_QUERY = """
-query People {
-  session { org { people(includeArchived: true) {
+query People($first: Int!, $after: ID) {
+  session { org { people(includeArchived: true, first: $first, after: $after) {
     id displayName status employeeCode firstName lastName profileEmail profilePhone startDate superFund
     profileAddress { street suburb state postcode country }
     taxDetails { taxFileNumber taxFreeThreshold residencyStatus helpDebt }
@@ -133,6 +140,17 @@ class _Bank(VendorModel):
     def _amount(cls, value: object) -> str | None:
         return money(value)
 
+    # GraphQL answers null for a field a person's account does not set
+    @field_validator("balanceOfPay", mode="before")
+    @classmethod
+    def _balance(cls, value: object) -> object:
+        return False if value is None else value
+
+    @field_validator("order", mode="before")
+    @classmethod
+    def _order(cls, value: object) -> object:
+        return 1 if value is None else value
+
 
 class _Person(VendorModel):
     id: str = Field(min_length=1, max_length=64)
@@ -149,28 +167,14 @@ class _Person(VendorModel):
     bankAccounts: list[_Bank] | None = Field(default=None, max_length=10)
 
 
-class BankSplit(BaseModel):
-    """One Worknice bank account with its share of pay: a percentage, a fixed amount, or the balance."""
-
-    model_config = ConfigDict(frozen=True)
-
-    bsb: str | None
-    account_number: str | None
-    account_name: str | None
-    percentage: Decimal | None
-    amount: str | None
-    balance_of_pay: bool
-    order: int
-
-
 class Person(BaseModel):
-    """A Worknice person: the canonical Employee (id = Worknice's person id, code = the employee ID) and the bank
-    split as Worknice holds it (percentages are converted to MicrOpay's fixed amounts elsewhere)."""
+    """A Worknice person: the canonical Employee (id = Worknice's person id, code = the employee ID). Its bank
+    split is `employee.bank_split` as Worknice holds it; `employee.bank_accounts` only when it has no
+    percentages (sync/bank.py converts percentages against MicrOpay's pay)."""
 
     model_config = ConfigDict(frozen=True)
 
     employee: Employee
-    bank_split: tuple[BankSplit, ...] = ()
 
 
 class PersonConnection(BaseModel):
@@ -237,7 +241,7 @@ def person_from_worknice(raw: object, *, position: str = "person") -> Person | R
     split = tuple(
         sorted(
             (
-                BankSplit(
+                BankShare(
                     bsb=b.bsb,
                     account_number=clean_text(b.accountNumber),
                     account_name=clean_text(b.accountName),
@@ -264,13 +268,15 @@ def person_from_worknice(raw: object, *, position: str = "person") -> Person | R
         address=address,
         tax=tax,
         bank_accounts=fixed_accounts(split),
+        bank_split=split or None,
     )
-    return Person(employee=employee, bank_split=split)
+    return Person(employee=employee)
 
 
-def fixed_accounts(split: tuple[BankSplit, ...]) -> tuple[BankAccount, ...] | None:
-    """The split as fixed amounts when it has no percentages (else None: see bank.py's conversion)."""
-    if not split or any(b.percentage is not None for b in split):
+def fixed_accounts(split: tuple[BankShare, ...]) -> tuple[BankAccount, ...] | None:
+    """The split as fixed amounts when it has no percentages (else None: sync/bank.py converts those, given
+    the pay)."""
+    if not split or any(b.percentage is not None and not b.balance_of_pay for b in split):
         return None
     return tuple(
         BankAccount(
@@ -322,6 +328,7 @@ def person_input(employee: Employee, fields: tuple[str, ...]) -> dict[str, Any]:
                     "bsb": b.bsb,
                     "accountNumber": b.account_number,
                     "accountName": b.account_name,
+                    "percentage": None,  # hrsync sends fixed amounts: they replace a split in percentages
                     "amount": b.amount,
                     "balanceOfPay": b.balance_of_pay,
                     "order": b.order,
@@ -347,10 +354,13 @@ class Worknice:
 
     name = NAME
 
-    def __init__(self, client: httpx.Client, policy: RetryPolicy, *, budget: RateBudget | None = None) -> None:
+    def __init__(
+        self, client: httpx.Client, policy: RetryPolicy, *, budget: RateBudget | None = None, page_size: int = PAGE_SIZE
+    ) -> None:
         self._client = client
         self._policy = policy
         self._budget = budget
+        self._page_size = page_size
 
     @classmethod
     def connect(
@@ -385,25 +395,41 @@ class Worknice:
             raise ExternalSystemError(f"{NAME} answered without data")
         return data
 
+    def _people_pages(self) -> Iterator[list[Any]]:
+        """Raw people a page at a time until a short page; ExternalSystemError naming the page on trouble."""
+        after: str | None = None
+        for page in range(1, MAX_PAGES + 1):
+            data = self.execute(PEOPLE_QUERY, {"first": self._page_size, "after": after})
+            try:
+                raw_people = data["session"]["org"]["people"]
+            except (KeyError, TypeError):
+                raise ExternalSystemError(f"{NAME} people, page {page}: the answer has no session.org.people") from None
+            if not isinstance(raw_people, list):
+                raise ExternalSystemError(f"{NAME} people, page {page}: not a list")
+            yield raw_people
+            last = id_of(raw_people[-1]) if raw_people else None
+            if len(raw_people) < self._page_size:
+                return
+            if last is None or last == after:
+                raise ExternalSystemError(f"{NAME} people, page {page}: the last person has no id to read on from")
+            after = last
+        raise ExternalSystemError(f"{NAME} people: more than {MAX_PAGES} pages")
+
     def list_people(self) -> tuple[list[Person], list[RecordRejection]]:
         """Every person, archived ones included, and the ones that could not be read."""
-        data = self.execute(PEOPLE_QUERY)
-        try:
-            raw_people = data["session"]["org"]["people"]
-        except (KeyError, TypeError):
-            raise ExternalSystemError(f"{NAME} people: the answer has no session.org.people") from None
-        if not isinstance(raw_people, list):
-            raise ExternalSystemError(f"{NAME} people: not a list")
         people: list[Person] = []
         rejections: list[RecordRejection] = []
         seen: set[str] = set()
-        for index, raw in enumerate(raw_people):
-            result = person_from_worknice(raw, position=f"people, record {index}")
-            if isinstance(result, RecordRejection):
-                rejections.append(result)
-            elif result.employee.id not in seen:
-                seen.add(result.employee.id)
-                people.append(result)
+        index = 0
+        for raw_people in self._people_pages():
+            for raw in raw_people:
+                result = person_from_worknice(raw, position=f"people, record {index}")
+                index += 1
+                if isinstance(result, RecordRejection):
+                    rejections.append(result)
+                elif result.employee.id not in seen:
+                    seen.add(result.employee.id)
+                    people.append(result)
         return people, rejections
 
     def list_records(self) -> Listing:
