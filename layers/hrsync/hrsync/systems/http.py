@@ -8,10 +8,12 @@ Lambda never retries past its remaining time.
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import httpx
 import stamina
@@ -98,6 +100,13 @@ class _RetryableStatusError(Exception):
         self.retry_after = retry_after
 
 
+@lru_cache(maxsize=1)
+def _tls() -> ssl.SSLContext:
+    """One TLS context (httpx's defaults) for every client: each client made its own, which cost 21 ms of CPU
+    and almost 1 MB each (profiled: a read's 64 per-thread clients, and every worker invocation's two)."""
+    return httpx.create_ssl_context()
+
+
 def build_client(base_url: str, headers: dict[str, str] | None = None, auth: httpx.Auth | None = None) -> httpx.Client:
     """An httpx client with explicit timeouts and a reusable connection pool."""
     return httpx.Client(
@@ -106,6 +115,7 @@ def build_client(base_url: str, headers: dict[str, str] | None = None, auth: htt
         auth=auth,
         timeout=TIMEOUT,
         limits=LIMITS,
+        verify=_tls(),
     )
 
 
