@@ -41,7 +41,6 @@ RESULTS = REPO / "bench" / "results.json"
 LATENCY_MS = 40
 TARGET_RATE = 200
 WORKERS = 5
-WORKER_MEMORY_GB = 0.5  # MemorySize of every function in template.yaml
 OVERLAP_S = 2  # the bench connection's change_feed_overlap_seconds (the sandbox's clock is ours)
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -350,7 +349,8 @@ def cost(initial: dict[str, Any], employees_count: int) -> dict[str, Any]:
         + d.get("UpdateItem", 0)
     )
     rru = employees_count + d.get("GetItem", 0) + d.get("Query", 0)
-    gb_s = sum(initial["lambda_s"].values()) * WORKER_MEMORY_GB
+    memory = _memory_gb()
+    gb_s = sum(seconds * memory[name] for name, seconds in initial["lambda_s"].items())
     lambda_usd = gb_s * PRICE_LAMBDA_GB_S + initial["lambda_invocations"] * PRICE_LAMBDA_REQUEST
     dynamodb_usd = wru * PRICE_DYNAMODB_WRU + rru * PRICE_DYNAMODB_RRU
     sqs_usd = sum(s.values()) * PRICE_SQS_REQUEST
@@ -368,6 +368,19 @@ def cost(initial: dict[str, Any], employees_count: int) -> dict[str, Any]:
         },
         "prices": "us-east-1 list prices: Lambda arm64 $0.0000133334/GB-s + $0.20/M requests; DynamoDB "
         "on-demand $0.625/M write and $0.125/M read request units; SQS $0.40/M requests",
+    }
+
+
+def _memory_gb() -> dict[str, float]:
+    """Each function's MemorySize in template.yaml, in GB (the Globals' where it sets none)."""
+    from sandbox.localaws import load_template
+
+    template = load_template(REPO / "template.yaml")
+    default = template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
+    return {
+        name: float(resource.get("Properties", {}).get("MemorySize", default)) / 1024
+        for name, resource in template["Resources"].items()
+        if resource.get("Type") == "AWS::Serverless::Function"
     }
 
 
