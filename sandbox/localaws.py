@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -702,20 +702,7 @@ def cache_moto_conditions() -> None:
     original = comparisons.get_filter_expression
     if getattr(original, "_cached", False):
         return
-    parsed: OrderedDict[str, Any] = OrderedDict()
-
-    def get_filter_expression(expr: str | None, names: Any, values: Any) -> Any:
-        key = json.dumps([expr, names, values], sort_keys=True, default=str)
-        if key in parsed:
-            parsed.move_to_end(key)
-            return parsed[key]
-        op = original(expr, names, values)
-        parsed[key] = op
-        if len(parsed) > 4096:
-            parsed.popitem(last=False)
-        return op
-
-    get_filter_expression._cached = True  # type: ignore[attr-defined]
+    get_filter_expression = _kept_by_expression(original)
     for module in (comparisons, dynamodb_models, dynamodb_table):
         module.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
 
@@ -873,22 +860,32 @@ def cache_moto_condition_parses() -> None:
     original = dynamodb_responses.create_condition_expression_parser
     if getattr(original, "_cached", False):
         return
-    parsed: OrderedDict[str, _ParsedCondition] = OrderedDict()
 
-    def create_condition_expression_parser(expr: str | None, names: Any, values: Any) -> Any:
-        key = json.dumps([expr, names, values], sort_keys=True, default=str)
-        if key in parsed:
-            parsed.move_to_end(key)
-            return parsed[key]
+    def parse(expr: str | None, names: Any, values: Any) -> _ParsedCondition:
         parser = original(expr, names, values)
         op = parser.parse()
-        parsed[key] = _ParsedCondition(op, list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
-        if len(parsed) > 4096:
-            parsed.popitem(last=False)
-        return parsed[key]
+        return _ParsedCondition(op, list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
 
-    create_condition_expression_parser._cached = True  # type: ignore[attr-defined]
-    dynamodb_responses.create_condition_expression_parser = create_condition_expression_parser  # type: ignore[assignment]
+    dynamodb_responses.create_condition_expression_parser = _kept_by_expression(parse)  # type: ignore[assignment]
+
+
+def _kept_by_expression[T](build: Callable[[str | None, Any, Any], T]) -> Callable[[str | None, Any, Any], T]:
+    """`build(expression, names, values)`, kept by its arguments (at most 4,096, least recently used first
+    out); what `build` raises is raised each time. The wrapper is marked `_cached`."""
+    kept: OrderedDict[str, T] = OrderedDict()
+
+    def cached(expr: str | None, names: Any, values: Any) -> T:
+        key = json.dumps([expr, names, values], sort_keys=True, default=str)
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+        kept[key] = built = build(expr, names, values)
+        if len(kept) > 4096:
+            kept.popitem(last=False)
+        return built
+
+    cached._cached = True  # type: ignore[attr-defined]
+    return cached
 
 
 def unsupported_moto_move_tasks() -> None:
