@@ -11,7 +11,7 @@ import pytest
 from hrsync.connectors.micropay_worknice import CONNECTOR
 from hrsync.errors import ConfigurationError
 from hrsync.models.connection import Connection
-from hrsync.models.employee import BankShare, Employee, EmploymentStatus, Listing
+from hrsync.models.employee import BankShare, Employee, EmploymentStatus, Listing, RecordRejection
 from hrsync.sync.groups import DEFAULTS, directions
 from hrsync.sync.merge import Direction
 from hrsync.sync.plan import Outcome, plan_run
@@ -91,6 +91,21 @@ def test_plan_links_by_employee_id_and_never_creates_or_marks_leavers() -> None:
     assert plan["P3"].outcome is Outcome.NOT_SYNCING
     assert "offboarded in Worknice itself" in (plan["P3"].reason or "")
     assert all(p.action is None for p in plan.values())
+
+
+def test_plan_says_a_worknice_person_it_could_not_read_is_why_and_not_that_there_is_none() -> None:
+    from hrsync.systems.worknice import person_from_worknice
+    from sandbox.sample import worknice_person
+
+    unreadable = person_from_worknice({**worknice_person("wn-2", "P2", "Ann", "Lee"), "startDate": "not-a-date"})
+    assert isinstance(unreadable, RecordRejection) and unreadable.keys == {"code": "P2"}
+    policy = CONNECTOR.policy_for(connection())
+    source = Listing(records=[Employee(id="P2", code="P2")])
+
+    [p2] = plan_run(source, Listing(rejections=[unreadable]), {}, policy, departments=None).employees
+
+    assert p2.outcome is Outcome.NOT_SYNCING
+    assert p2.reason == "the Worknice person holding this employee ID could not be read (field startDate)"
 
 
 @pytest.mark.parametrize("direction", ["two_way", "target_to_source", "source_to_target", "off"])

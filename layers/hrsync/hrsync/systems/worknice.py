@@ -213,10 +213,17 @@ def person_from_worknice(raw: object, *, position: str = "person") -> Person | R
     record_id = id_of(raw)
     if not isinstance(raw, dict):
         return RecordRejection(record_id=None, position=position, field="(record)", reason="not a JSON object")
+    # What can still be read of its match keys: an unreadable person keeps its MicrOpay employee from being
+    # reported as having no Worknice person (the plan says the person could not be read, naming the field).
+    keys = {
+        name: raw[key].strip()
+        for key, name in (("employeeCode", "code"), ("profileEmail", "email"))
+        if isinstance(raw.get(key), str) and raw[key].strip()
+    }
     try:
         vendor = _Person.model_validate(raw)
     except ValidationError as exc:
-        return rejection_from(exc, record_id=record_id, position=position)
+        return rejection_from(exc, record_id=record_id, position=position, keys=keys)
     address = None
     if vendor.profileAddress is not None:
         a = vendor.profileAddress
