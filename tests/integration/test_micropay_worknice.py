@@ -233,11 +233,13 @@ def test_same_field_changed_differently_is_one_conflict_and_resolving_writes_the
     assert [c["conflict_id"] for c in conflicts()] == [conflict["conflict_id"]]
 
     path = f"/connections/{CONNECTION}/conflicts/{conflict['conflict_id']}/resolve"
+    completed = len(integration_syncs(worknice))
     status, body = api("api-post-conflict-resolve.json", path=path, body={"winner": "target"})
 
     assert status == 200, body
     assert body == {"conflict_id": conflict["conflict_id"], "winner": "target", "written_to": "MicrOpay"}
     assert payroll(micropay)["P003"]["defaultEmail"] == "cy.hr@example.com"
+    assert len(integration_syncs(worknice)) == completed + 1  # the write closes a batch, as a run's does
     assert conflicts() == []
     mark = request_count(micropay)
     sync(aws)

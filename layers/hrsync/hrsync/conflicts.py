@@ -8,7 +8,14 @@ from hrsync.errors import RecordNotFoundError, StateConflictError
 from hrsync.models.employee import Employee
 from hrsync.models.records import ConflictKind, HistoryEntry
 from hrsync.sync.merge import FieldConflict, Side, field_digest, resolve_conflict
-from hrsync.two_way import SIDE_NAMES, as_fixed_amounts, send_writes, systems_of, values_of
+from hrsync.two_way import (
+    SIDE_NAMES,
+    as_fixed_amounts,
+    complete_integration_sync,
+    send_writes,
+    systems_of,
+    values_of,
+)
 
 
 def resolve_field_conflict(connection_id: str, conflict_key: str, winner: Side) -> dict[str, str]:
@@ -39,6 +46,7 @@ def resolve_field_conflict(connection_id: str, conflict_key: str, winner: Side) 
         )
     base, pending = dict(state.merge_base), dict(state.merge_pending)
     sent = send_writes(micropay, worknice, source, target, (write,), base, pending)
+    complete_integration_sync(opened, db, conflict.run_id)  # a write, to either side, closes a batch too
     now = clock.iso()
     new = state.model_copy(
         update={

@@ -238,7 +238,7 @@ def sync_data_groups(opened: OpenConnection, db: Store, run: Run, states: dict[s
     }
     if not linked:
         if submitted or hires.failed:  # a failed write may have landed (a timeout), as below
-            _complete_integration_sync(opened, db, run_id)
+            complete_integration_sync(opened, db, run_id)
         return hires
     now = clock.iso()
     conflicts: list[Conflict] = []
@@ -563,10 +563,12 @@ def _keep_person_connections(
         logger.warning("person connections not kept in step", extra={"run_id": run_id, "reason": str(exc)})
         db.log(run_id, f"Worknice person connections could not be kept in step: {exc}", "WARNING")
     if changed or wrote:
-        _complete_integration_sync(opened, db, run_id)
+        complete_integration_sync(opened, db, run_id)
 
 
-def _complete_integration_sync(opened: OpenConnection, db: Store, run_id: str) -> None:
+def complete_integration_sync(opened: OpenConnection, db: Store, run_id: str) -> None:
+    """Close the batch of changes in Worknice (a run's, or a resolved conflict's); a failure is logged to the
+    run, not raised: what was written stays written."""
     _, worknice = systems_of(opened)
     try:
         worknice.complete_integration_sync(integration_id(opened.connection))
