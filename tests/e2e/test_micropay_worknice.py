@@ -136,7 +136,8 @@ def test_e2e_micropay_worknice_both_ways_in_one_run_then_nothing_then_one_confli
 
     assert resolved.status_code == 200, resolved.text
     assert resolved.json()["written_to"] == "Worknice"
-    assert _writes_since(micropay, worknice, marks) == ["Worknice updatePerson"]
+    # the chosen value, to the other side only, and the batch closed as a run closes its own
+    assert _writes_since(micropay, worknice, marks) == ["Worknice updatePerson", "Worknice completeIntegrationSync"]
     assert _people(worknice)["wn-P203"]["profilePhone"] == "02 8000 1111"
     assert api.get(f"/connections/{CONNECTION}/conflicts").json()["conflicts"] == []
 
