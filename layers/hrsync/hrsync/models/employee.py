@@ -161,6 +161,18 @@ class Listing(BaseModel):
         self.complete = False
         self.incomplete_reason = reason
 
+    def add(self, result: Employee | RecordRejection, seen: set[str]) -> bool:
+        """One mapped record of a paged read: a rejection is kept as one; an employee is kept unless its id is
+        in `seen` (a page repeating an earlier one), and its id added there. True when an employee was added."""
+        if isinstance(result, RecordRejection):
+            self.rejections.append(result)
+            return False
+        if result.id in seen:
+            return False
+        seen.add(result.id)
+        self.records.append(result)
+        return True
+
 
 class MemberChange(BaseModel):
     """Profile fields an employee edited in a self-service system (names only, never values), and when."""

@@ -252,12 +252,7 @@ class AccessEss:
                 listing.mark_incomplete(f"members page {page}: no items array")
                 return
             for index, raw in enumerate(items):
-                result = employee_from_member(raw, position=f"members page {page}, item {index}")
-                if isinstance(result, RecordRejection):
-                    listing.rejections.append(result)
-                elif result.id not in seen:
-                    seen.add(result.id)
-                    listing.records.append(result)
+                listing.add(employee_from_member(raw, position=f"members page {page}, item {index}"), seen)
             if len(items) < PAGE_SIZE:
                 return
         listing.mark_incomplete(f"members: more than {MAX_PAGES} pages")

@@ -178,14 +178,7 @@ class ExpenseIn:
                 result = employee_from_user(
                     raw, include_bank=self._include_bank, position=f"users page {page}, item {index}"
                 )
-                if isinstance(result, RecordRejection):
-                    listing.rejections.append(result)
-                    continue
-                if result.id in seen:
-                    continue
-                seen.add(result.id)
-                new += 1
-                listing.records.append(result)
+                new += listing.add(result, seen)
             if len(items) < PAGE_SIZE:
                 return
             if new == 0:

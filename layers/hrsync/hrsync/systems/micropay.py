@@ -370,12 +370,7 @@ class MicrOpay:
         listing = Listing()
         seen: set[str] = set()
         for index, raw in enumerate(self._pages(params, listing, what)):
-            result = employee_from_micropay(raw, position=f"{what}, record {index}")
-            if isinstance(result, RecordRejection):
-                listing.rejections.append(result)
-            elif result.id not in seen:
-                seen.add(result.id)
-                listing.records.append(result)
+            listing.add(employee_from_micropay(raw, position=f"{what}, record {index}"), seen)
         return listing
 
     def list_employees(self) -> Listing:

@@ -306,13 +306,7 @@ class ScimTarget:
                 listing.mark_incomplete(f"accounts from {start}: not a ListResponse")
                 return
             for index, raw in enumerate(resources):
-                result = employee_from_scim(raw, position=f"accounts page {page}, item {index}")
-                if isinstance(result, RecordRejection):
-                    listing.rejections.append(result)
-                    continue
-                if result.id not in seen:
-                    seen.add(result.id)
-                    listing.records.append(result)
+                listing.add(employee_from_scim(raw, position=f"accounts page {page}, item {index}"), seen)
             start += len(resources)
             if not resources or start > total:
                 return
