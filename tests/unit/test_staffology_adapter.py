@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import httpx
 
-from hrsync.models.employee import Listing
 from hrsync.systems.http import RetryPolicy
 from hrsync.systems.staffology import StaffologyPayroll
 from sandbox.sample import staffology_employee
@@ -63,26 +62,3 @@ def test_listing_whose_pages_repeat_stops_and_is_incomplete():
     listing = adapter.list_employees()
     assert not listing.complete and "repeated" in (listing.incomplete_reason or "")
     assert len(listing.records) == 4
-
-
-def test_details_are_read_through_a_client_per_thread_all_closed_after():
-    people = _people(40)
-    by_id = {e["id"]: e for e in people}
-    made: list[httpx.Client] = []
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=by_id[request.url.path.rsplit("/", 1)[-1]])
-
-    def new_client() -> httpx.Client:
-        client = httpx.Client(base_url="http://staffology.test/", transport=httpx.MockTransport(handle))
-        made.append(client)
-        return client
-
-    adapter = StaffologyPayroll(new_client(), EMPLOYER, RetryPolicy(attempts=1), concurrency=4, new_client=new_client)
-    shared = made[0]
-    listing = Listing()
-    adapter.read_details(list(by_id), listing)
-    assert sorted(e.code for e in listing.records) == sorted(e["employmentDetails"]["payrollCode"] for e in people)
-    per_thread = made[1:]
-    assert 1 <= len(per_thread) <= 4  # one for each thread of the pool that read something
-    assert all(client.is_closed for client in per_thread) and not shared.is_closed

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import httpx
 import stamina
@@ -25,6 +26,9 @@ from hrsync.errors import (
     TransientSystemError,
 )
 from hrsync.observability import redact
+
+if TYPE_CHECKING:
+    from stamina._core import _RetryContextIterator  # retry_context's return type: stamina names no public one
 
 TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=20.0, pool=30.0)
 LIMITS = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=30.0)
@@ -93,15 +97,41 @@ class RateBudget:
             self._calm_since = now
 
 
-class _RetryableStatusError(Exception):
+class RetryableStatusError(Exception):
+    """An answer worth asking again for (429, 5xx), raised inside a retry attempt."""
+
     def __init__(self, status: int, retry_after: float | None) -> None:
         super().__init__(f"status {status}")
         self.status = status
         self.retry_after = retry_after
 
 
+def retry_attempts(policy: RetryPolicy, transport_errors: tuple[type[Exception], ...]) -> _RetryContextIterator:
+    """The retry attempts for one request under `policy` (`for` or `async for` them): a RetryableStatusError is
+    retried after its Retry-After, capped, or with exponential backoff and jitter; a timeout or connection error
+    (`transport_errors`, the client library's own) with backoff; nothing once less than 2 s of the deadline is
+    left, and a Retry-After never waits past it."""
+
+    def should_retry(exc: Exception) -> bool | float:
+        if isinstance(exc, RetryableStatusError):
+            if policy.seconds_left() < 2:
+                return False
+            if exc.retry_after is not None:
+                return min(exc.retry_after, policy.max_wait_s, max(0.0, policy.seconds_left() - 1))
+            return True
+        return isinstance(exc, transport_errors) and policy.seconds_left() >= 2
+
+    return stamina.retry_context(
+        on=should_retry,
+        attempts=policy.attempts,
+        timeout=None,
+        wait_initial=policy.wait_initial_s,
+        wait_max=policy.max_wait_s,
+    )
+
+
 @lru_cache(maxsize=1)
-def _tls() -> ssl.SSLContext:
+def tls_context() -> ssl.SSLContext:
     """One TLS context (httpx's defaults) for every client: each client made its own, which cost 21 ms of CPU
     and almost 1 MB each (profiled: a read's 64 per-thread clients, and every worker invocation's two)."""
     return httpx.create_ssl_context()
@@ -115,12 +145,12 @@ def build_client(base_url: str, headers: dict[str, str] | None = None, auth: htt
         auth=auth,
         timeout=TIMEOUT,
         limits=LIMITS,
-        verify=_tls(),
+        verify=tls_context(),
     )
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def retry_after_seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (the HTTP-date form is not used by these systems)."""
     if value is None:
         return None
     try:
@@ -129,12 +159,12 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _error_message(response: httpx.Response) -> str:
+def _error_message(status: int, body_json: Callable[[], object]) -> str:
     """The system's own message for a refused request, redacted and shortened."""
     try:
-        body = response.json()
+        body = body_json()
     except ValueError:
-        return f"status {response.status_code}"
+        return f"status {status}"
     message = ""
     if isinstance(body, dict):
         message = str(body.get("message") or body.get("detail") or body.get("title") or "")
@@ -143,7 +173,7 @@ def _error_message(response: httpx.Response) -> str:
             fields = [str(e.get("field")) for e in errors if isinstance(e, dict) and e.get("field")]
             if fields:
                 message = f"{message} (fields: {', '.join(fields)})".strip()
-    return redact(message)[:300] or f"status {response.status_code}"
+    return redact(message)[:300] or f"status {status}"
 
 
 def request_with_retries(
@@ -159,24 +189,8 @@ def request_with_retries(
     """Send one request with retries on 429 (Retry-After), 5xx, timeouts and connection errors, each attempt
     within `budget`, if any. Returns the first answer that is not worth retrying, whatever its status; raises
     TransientSystemError when the retries ran out."""
-
-    def should_retry(exc: Exception) -> bool | float:
-        if isinstance(exc, _RetryableStatusError):
-            if policy.seconds_left() < 2:
-                return False
-            if exc.retry_after is not None:
-                return min(exc.retry_after, policy.max_wait_s, max(0.0, policy.seconds_left() - 1))
-            return True
-        return isinstance(exc, httpx.TimeoutException | httpx.TransportError) and policy.seconds_left() >= 2
-
     try:
-        for attempt in stamina.retry_context(
-            on=should_retry,
-            attempts=policy.attempts,
-            timeout=None,
-            wait_initial=policy.wait_initial_s,
-            wait_max=policy.max_wait_s,
-        ):
+        for attempt in retry_attempts(policy, (httpx.TimeoutException, httpx.TransportError)):
             with attempt:
                 if budget is not None:
                     budget.acquire()
@@ -184,8 +198,10 @@ def request_with_retries(
                 if response.status_code == 429 and budget is not None:
                     budget.throttled()
                 if response.status_code == 429 or response.status_code >= 500:
-                    raise _RetryableStatusError(response.status_code, _retry_after(response))
-    except _RetryableStatusError as exc:
+                    raise RetryableStatusError(
+                        response.status_code, retry_after_seconds(response.headers.get("Retry-After"))
+                    )
+    except RetryableStatusError as exc:
         raise TransientSystemError(f"{system} answered {exc.status} after {policy.attempts} tries") from exc
     except httpx.TimeoutException as exc:
         raise TransientSystemError(f"{system} timed out") from exc
@@ -206,14 +222,18 @@ def send(
 ) -> httpx.Response:
     """Send one request with retries (see request_with_retries); return a 2xx response or raise a domain error."""
     response = request_with_retries(client, method, path, system=system, policy=policy, budget=budget, **kwargs)
-    status = response.status_code
+    check_status(response.status_code, method, path, system=system, body=response.json)
+    return response
+
+
+def check_status(status: int, method: str, path: str, *, system: str, body: Callable[[], object]) -> None:
+    """Raise the domain error for an answer that is not a success; `body` gives its JSON (ValueError if none)."""
     if status in (401, 403):
         raise AuthenticationError(f"{system} refused the credentials ({status})")
     if status == 404:
         raise RecordNotFoundError(f"{system} has no such record ({method} {_path_only(path)})")
     if status >= 400:
-        raise RejectedBySystemError(f"{system} rejected the request: {_error_message(response)}", status)
-    return response
+        raise RejectedBySystemError(f"{system} rejected the request: {_error_message(status, body)}", status)
 
 
 def _path_only(path: str) -> str:
@@ -228,4 +248,16 @@ def json_body(response: httpx.Response, *, system: str) -> object:
         raise TransientSystemError(f"{system} answered with a body that is not JSON") from exc
 
 
-__all__ = ["RateBudget", "RetryPolicy", "build_client", "json_body", "request_with_retries", "send"]
+__all__ = [
+    "RateBudget",
+    "RetryPolicy",
+    "RetryableStatusError",
+    "build_client",
+    "check_status",
+    "json_body",
+    "request_with_retries",
+    "retry_after_seconds",
+    "retry_attempts",
+    "send",
+    "tls_context",
+]

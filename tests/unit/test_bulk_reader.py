@@ -1,0 +1,179 @@
+"""The bulk reader (aiohttp): answers in the paths' order, at most `concurrency` in flight, and the same retries
+and errors as the httpx path: 429/5xx retried (Retry-After honoured), 401/403, 404 and 4xx classified, a
+body that is not JSON or a system that cannot be reached is a transient error naming the system."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import stamina
+
+from hrsync.errors import (
+    AuthenticationError,
+    ExternalSystemError,
+    RecordNotFoundError,
+    RejectedBySystemError,
+    TransientSystemError,
+)
+from hrsync.models.employee import Listing
+from hrsync.systems.bulk import BulkReader
+from hrsync.systems.http import RetryPolicy
+from hrsync.systems.staffology import StaffologyPayroll
+from sandbox.sample import staffology_employee
+from sandbox.simulators.staffology import DEFAULT_API_KEY, DEFAULT_EMPLOYER_ID, StaffologySimulator
+
+FAST = RetryPolicy(attempts=3, max_wait_s=2.0, wait_initial_s=0.01)
+Answer = tuple[int, dict[str, str], bytes]
+
+
+class Scripted(ThreadingHTTPServer):
+    """Answers each path from its script, in turn (the last answer repeats); counts requests in flight."""
+
+    daemon_threads = True
+
+    def __init__(self, script: dict[str, list[Answer]], delay_s: float = 0.0) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.script = script
+        self.delay_s = delay_s
+        self.seen: list[tuple[str, str | None]] = []
+        self.in_flight = self.most_in_flight = 0
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/api/"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: Scripted
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        server = self.server
+        with server.lock:
+            server.seen.append((self.path, self.headers.get("Authorization")))
+            server.in_flight += 1
+            server.most_in_flight = max(server.most_in_flight, server.in_flight)
+            answers = server.script.get(self.path, [(404, {}, b'{"message": "no such path"}')])
+            status, headers, body = answers.pop(0) if len(answers) > 1 else answers[0]
+        time.sleep(server.delay_s)
+        with server.lock:
+            server.in_flight -= 1
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **headers}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(autouse=True)
+def no_backoff() -> Iterator[None]:
+    with stamina.set_testing(True, attempts=FAST.attempts, cap=True):
+        yield
+
+
+@pytest.fixture
+def serve() -> Iterator[list[Scripted]]:
+    started: list[Scripted] = []
+    yield started
+    for server in started:
+        server.shutdown()
+        server.server_close()
+
+
+def _start(started: list[Scripted], script: dict[str, list[Answer]], delay_s: float = 0.0) -> Scripted:
+    server = Scripted(script, delay_s)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    started.append(server)
+    return server
+
+
+def _ok(value: object) -> Answer:
+    return 200, {}, json.dumps(value).encode()
+
+
+def _read(reader: BulkReader, paths: list[str]) -> list[object]:
+    return reader.get_json(paths, lambda n, body: (n, body), lambda n, exc: exc)
+
+
+def test_answers_come_in_the_paths_order_with_at_most_concurrency_in_flight(serve):
+    server = _start(serve, {f"/api/e/{n}": [_ok({"n": n})] for n in range(40)}, delay_s=0.02)
+    reader = BulkReader(server.url, system="S", policy=FAST, basic_auth=("hrsync", "key"), concurrency=5)
+    results = _read(reader, [f"e/{n}" for n in range(40)])
+    assert results == [(n, {"n": n}) for n in range(40)]
+    assert 2 <= server.most_in_flight <= 5
+    assert {auth for _, auth in server.seen} == {"Basic aHJzeW5jOmtleQ=="}  # hrsync:key
+
+
+def test_no_paths_reads_nothing(serve):
+    server = _start(serve, {})
+    assert _read(BulkReader(server.url, system="S", policy=FAST), []) == []
+    assert server.seen == []
+
+
+def test_429_after_retry_after_and_5xx_are_retried(serve):
+    server = _start(
+        serve,
+        {
+            "/api/a": [(429, {"Retry-After": "0"}, b"{}"), _ok("a")],
+            "/api/b": [(503, {}, b""), (500, {}, b""), _ok("b")],
+        },
+    )
+    assert _read(BulkReader(server.url, system="S", policy=FAST), ["a", "b"]) == [(0, "a"), (1, "b")]
+    assert [path for path, _ in server.seen].count("/api/b") == 3
+
+
+def test_each_failure_is_its_own_error_and_the_others_are_read(serve):
+    body = json.dumps({"message": "ann@example.com is not valid"}).encode()
+    server = _start(
+        serve,
+        {
+            "/api/ok": [_ok(1)],
+            "/api/gone": [(404, {}, b"{}")],
+            "/api/refused": [(401, {}, b"{}")],
+            "/api/invalid": [(400, {}, body)],
+            "/api/busy": [(500, {}, b"")],
+            "/api/text": [(200, {"Content-Type": "text/plain"}, b"not json")],
+        },
+    )
+    reader = BulkReader(server.url, system="S", policy=FAST)
+    ok, gone, refused, invalid, busy, text = _read(reader, ["ok", "gone", "refused", "invalid", "busy", "text"])
+    assert ok == (0, 1)
+    assert isinstance(gone, RecordNotFoundError) and "GET gone" in str(gone)
+    assert isinstance(refused, AuthenticationError)
+    assert isinstance(invalid, RejectedBySystemError) and invalid.status == 400
+    assert "ann@example.com" not in str(invalid)
+    assert isinstance(busy, TransientSystemError) and str(busy) == "S answered 500 after 3 tries"
+    assert isinstance(text, TransientSystemError) and "not JSON" in str(text)
+
+
+def test_a_system_that_cannot_be_reached_is_a_transient_error():
+    reader = BulkReader("http://127.0.0.1:9/", system="S", policy=FAST)  # the discard port: refused
+    (result,) = _read(reader, ["x"])
+    assert isinstance(result, TransientSystemError) and "S could not be reached" in str(result)
+    assert isinstance(result, ExternalSystemError)
+
+
+def test_staffology_reads_details_through_the_bulk_reader_in_order():
+    people = [staffology_employee(f"E{n:03}", "Ann", "Lee", f"a{n}@example.com") for n in range(30)]
+    with StaffologySimulator() as simulator:
+        simulator.load_records(people)
+        adapter = StaffologyPayroll.connect(simulator.url, DEFAULT_EMPLOYER_ID, DEFAULT_API_KEY, FAST)
+        try:
+            listing = Listing()
+            ids = [p["id"] for p in people] + ["not-listed"]
+            adapter.read_details(ids, listing)
+        finally:
+            adapter.close()
+    assert [e.id for e in listing.records] == ids[:-1]
+    (missing,) = listing.rejections
+    assert missing.record_id == "not-listed" and "not found" in missing.reason
