@@ -62,3 +62,13 @@ def test_listing_whose_pages_repeat_stops_and_is_incomplete():
     listing = adapter.list_employees()
     assert not listing.complete and "repeated" in (listing.incomplete_reason or "")
     assert len(listing.records) == 4
+
+
+def test_listing_windows_grow_while_pages_come_back_full():
+    adapter, requested = _adapter(_people(120))  # 60 full pages of 2, then a short one
+    listing = adapter.list_employees()
+    assert listing.complete and len(listing.records) == 120
+    current = sorted(page for status, page in requested if status == "Current")
+    # windows of 8, 16, 32, then 64: four round trips, the last reading past the end
+    assert current == list(range(8 + 16 + 32 + 64))
+    assert sorted(page for status, page in requested if status == "Upcoming") == list(range(8))

@@ -37,7 +37,8 @@ STATUSES = ("Current", "Upcoming", "Former")
 CREATE_BENEFITS_TAG = "create-benefits-record"  # provisional
 BENEFITS_LEVEL_TAG = "benefits-level:"  # provisional
 MAX_PAGES = 10_000
-PAGE_WINDOW = 8  # listing pages read ahead concurrently
+PAGE_WINDOW = 8  # listing pages read ahead concurrently at first; the window doubles while pages come back full
+PAGE_WINDOW_MAX = 64
 CLIENT_THREADS = 8  # details read at once through a client handed in without a bulk reader (tests)
 
 
@@ -181,11 +182,15 @@ class StaffologyPayroll:
     def _item_ids(self, status: str, listing: Listing, pool: ThreadPoolExecutor) -> Iterator[str]:
         """Ids of one status's Items, page by page until a short page; marks the listing incomplete on trouble.
 
-        The API gives no total, so pages are read ahead in windows of PAGE_WINDOW, concurrently, and taken
-        in order; pages read past the end cost one short answer each."""
+        The API gives no total, so pages are read ahead in windows, concurrently, and taken in order; pages
+        read past the end cost one short answer each. A window is PAGE_WINDOW pages, twice as many after
+        each window of full pages (up to PAGE_WINDOW_MAX): a small employer costs a few short answers, and
+        10,000 employees' 100 pages take 4 round trips, not 13."""
         seen: set[str] = set()
-        for first in range(0, MAX_PAGES, PAGE_WINDOW):
-            pages = list(pool.map(lambda n: self._page(status, n), range(first, first + PAGE_WINDOW)))
+        first, window = 0, PAGE_WINDOW
+        while first < MAX_PAGES:
+            window = min(window, MAX_PAGES - first)
+            pages = list(pool.map(lambda n: self._page(status, n), range(first, first + window)))
             for page, items in enumerate(pages, start=first):
                 if isinstance(items, ExternalSystemError):
                     listing.mark_incomplete(f"{status} employees, page {page}: {items}")
@@ -216,6 +221,7 @@ class StaffologyPayroll:
                 if new == 0:
                     listing.mark_incomplete(f"{status} employees, page {page} repeated earlier pages")
                     return
+            first, window = first + window, min(window * 2, PAGE_WINDOW_MAX)
         listing.mark_incomplete(f"{status} employees: more than {MAX_PAGES} pages")
 
     def get_employee(self, employee_id: str) -> Employee | RecordRejection:
@@ -252,7 +258,7 @@ class StaffologyPayroll:
     def list_ids(self, listing: Listing) -> dict[str, EmploymentStatus]:
         """Who is there, by status, from the listing pages alone (no details); trouble marks `listing`."""
         found: dict[str, EmploymentStatus] = {}
-        with ThreadPoolExecutor(max_workers=PAGE_WINDOW) as pages:
+        with ThreadPoolExecutor(max_workers=PAGE_WINDOW_MAX) as pages:
             for status in STATUSES:
                 for item_id in self._item_ids(status, listing, pages):
                     found.setdefault(item_id, EmploymentStatus(status.lower()))
