@@ -55,10 +55,12 @@ def test_send_takes_a_slot_per_attempt_and_reports_429(monkeypatch: pytest.Monke
     assert budget.reserve() == pytest.approx(1 / 100 + 1 / 50)
 
 
-def test_budget_credits_idle_time_up_to_its_burst():
+def test_budget_starts_with_its_burst_and_credits_idle_time_up_to_it():
     clock = Clock()
     budget = RateBudget(10, clock, burst_s=1.0)
-    assert budget.reserve() == 0.0  # a new budget has no credit: the next call waits its turn
+    # a new budget has a full second of credit (it has made no call): ten calls at once, then its pace
+    assert [budget.reserve() for _ in range(12)] == pytest.approx([0.0] * 10 + [0.1, 0.2])
+    clock.now += 0.2  # two slots were waited for: the next call waits its turn
     assert budget.reserve() == pytest.approx(0.1)
     clock.now += 5  # five idle seconds, but only one second of calls is credited
     waits = [budget.reserve() for _ in range(12)]

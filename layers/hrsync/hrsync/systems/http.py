@@ -55,9 +55,10 @@ class RateBudget:
     they stay under it. Calls are spaced at the rate; time the process left unused (between two SQS batches,
     say) is credited for up to `burst_s`, so a worker that paused catches up instead of losing its share. The
     credits of all the workers add up to `burst_s` of the whole limit, the burst a token bucket of that size
-    at the target allows. A new budget starts with no credit. On a 429 the rate halves (never below MIN_RATE)
-    and the credit goes, then the rate climbs back by a tenth of the ceiling per second of calm: additive
-    increase, multiplicative decrease.
+    at the target allows. A new budget starts with its whole credit: a process that has made no call has been
+    idle as long as any, and the workers' credits still add up to one burst. On a 429 the rate halves (never
+    below MIN_RATE) and the credit goes, then the rate climbs back by a tenth of the ceiling per second of
+    calm: additive increase, multiplicative decrease.
     """
 
     MIN_RATE = 1.0
@@ -67,7 +68,7 @@ class RateBudget:
         self.rate = self.ceiling
         self.burst_s = burst_s
         self._clock = clock
-        self._next = clock()
+        self._next = clock() - burst_s  # a process that has made no call yet has its whole credit
         self._calm_since = clock()
         self._lock = threading.Lock()
 
