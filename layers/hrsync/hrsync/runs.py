@@ -52,6 +52,7 @@ from hrsync.sync.plan import EmployeePlan, Outcome, Plan, plan_run
 from hrsync.systems.base import IncrementalSource
 
 QUEUE_SLICE = 1000  # employees' states written, then their work items queued, at a time
+FIRST_QUEUE_SLICE = 250  # the first slices are smaller (250, 500, then 1000s), so the workers start sooner
 TIMED_OUT_REASON = "its lease expired before it finished (the function stopped or timed out)"
 _STATUS_OF = {
     Outcome.APPLY: SyncStatus.IN_PROGRESS,
@@ -481,8 +482,8 @@ def _queue(
     per_message = items_per_message(len(pending))
     messages = 0
     now = clock.iso()
-    for start in range(0, len(pending), QUEUE_SLICE):
-        chunk = pending[start : start + QUEUE_SLICE]
+    for start, end in queue_slices(len(pending)):
+        chunk = pending[start:end]
         db.put_employee_states(
             [_new_state(run, p, states.get(p.employee_id), fingerprints, now, selected) for p in chunk]
         )
@@ -501,6 +502,14 @@ def _queue(
         messages += send_work_items(get_settings().sync_queue_url, items, per_message)
     if pending:
         db.log(run.run_id, f"Queued {len(pending)} changes for {target_name} in {messages} messages")
+
+
+def queue_slices(count: int) -> Iterator[tuple[int, int]]:
+    """Where `_queue` cuts `count` pending employees: FIRST_QUEUE_SLICE, doubling up to QUEUE_SLICE."""
+    start, size = 0, FIRST_QUEUE_SLICE
+    while start < count:
+        yield start, min(start + size, count)
+        start, size = start + size, min(size * 2, QUEUE_SLICE)
 
 
 def _counters(plan: Plan) -> RunCounters:
