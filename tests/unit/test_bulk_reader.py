@@ -4,6 +4,7 @@ body that is not JSON or a system that cannot be reached is a transient error na
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -21,7 +22,7 @@ from hrsync.errors import (
     TransientSystemError,
 )
 from hrsync.models.employee import Listing
-from hrsync.systems.bulk import BulkReader
+from hrsync.systems.bulk import MIN_IN_FLIGHT, BulkReader, InFlight
 from hrsync.systems.http import RetryPolicy
 from hrsync.systems.staffology import StaffologyPayroll
 from sandbox.sample import staffology_employee
@@ -177,3 +178,45 @@ def test_staffology_reads_details_through_the_bulk_reader_in_order():
     assert [e.id for e in listing.records] == ids[:-1]
     (missing,) = listing.rejections
     assert missing.record_id == "not-listed" and "not found" in missing.reason
+
+
+def test_in_flight_halves_on_a_429_and_climbs_back_one_per_calm_window():
+    gate = InFlight(16)
+    gate.answered(429)
+    assert gate.allowed == 8
+    for _ in range(3):
+        gate.answered(429)
+    assert gate.allowed == MIN_IN_FLIGHT  # never below it
+    for _ in range(MIN_IN_FLIGHT):
+        gate.answered(200)
+    assert gate.allowed == MIN_IN_FLIGHT + 1  # one more after as many calm answers as it allows
+    for _ in range(1000):
+        gate.answered(200)
+    assert gate.allowed == 16  # back to the ceiling, never above it
+
+
+def test_in_flight_holds_readers_over_the_limit_until_one_leaves():
+    async def scenario() -> list[str]:
+        gate, order = InFlight(4), []
+        gate.answered(429)  # two may be in flight now
+
+        async def reader(name: str, hold_s: float) -> None:
+            async with gate:
+                order.append(f"{name} in")
+                await asyncio.sleep(hold_s)
+            order.append(f"{name} out")
+
+        await asyncio.gather(reader("a", 0.05), reader("b", 0.1), reader("c", 0.0))
+        return order
+
+    order = asyncio.run(scenario())
+    assert order[:2] == ["a in", "b in"]
+    assert order.index("c in") > order.index("a out")
+
+
+def test_429s_slow_the_reader_down_and_every_path_is_still_read(serve):
+    throttled = [(429, {"Retry-After": "0"}, b"{}")]
+    server = _start(serve, {f"/api/e/{n}": [*throttled, _ok(n)] for n in range(20)})
+    results = _read(BulkReader(server.url, system="S", policy=FAST, concurrency=8), [f"e/{n}" for n in range(20)])
+    assert results == [(n, n) for n in range(20)]
+    assert len(server.seen) == 40

@@ -13,6 +13,10 @@ So this one kind of read goes through aiohttp. Every other call stays on httpx (
 keeps the same RetryPolicy, retry rule and errors: a 429 or 5xx is retried after Retry-After or with backoff, a
 timeout or lost connection with backoff, and 401/403, 404 and other 4xx become AuthenticationError,
 RecordNotFoundError and RejectedBySystemError.
+
+A source publishes no rate limit (Staffology's is undocumented), so the requests in flight adapt instead: a 429
+halves them (down to MIN_IN_FLIGHT), and each run of answers as long as the current limit adds one back, up to
+`concurrency`. Additive increase, multiplicative decrease, as the target's RateBudget does with its rate.
 """
 
 from __future__ import annotations
@@ -33,9 +37,44 @@ from hrsync.systems.http import (
     tls_context,
 )
 
-CONCURRENCY = 128  # requests in flight: 10,000 GETs at 40 ms need 100 in flight to take 4 s
+CONCURRENCY = 128  # requests in flight at most: 10,000 GETs at 40 ms need 100 in flight to take 4 s
+MIN_IN_FLIGHT = 2
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5.0, sock_read=20.0)
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, TimeoutError)
+
+
+class InFlight:
+    """How many requests may be in flight at once, adapting to 429s (see the module's docstring)."""
+
+    def __init__(self, ceiling: int) -> None:
+        self.ceiling = max(1, ceiling)
+        self.allowed = self.ceiling
+        self._in_flight = 0
+        self._waiting = 0
+        self._calm = 0  # answers without a 429 since the limit last moved
+        self._changed = asyncio.Condition()
+
+    async def __aenter__(self) -> None:
+        if self._in_flight >= self.allowed:  # one event loop: no other reader runs between a check and its use
+            self._waiting += 1
+            async with self._changed:
+                await self._changed.wait_for(lambda: self._in_flight < self.allowed)
+            self._waiting -= 1
+        self._in_flight += 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._in_flight -= 1
+        if self._waiting:
+            async with self._changed:
+                self._changed.notify_all()
+
+    def answered(self, status: int) -> None:
+        if status == 429:
+            self.allowed, self._calm = max(min(MIN_IN_FLIGHT, self.ceiling), self.allowed // 2), 0
+            return
+        self._calm += 1
+        if self._calm >= self.allowed and self.allowed < self.ceiling:
+            self.allowed, self._calm = self.allowed + 1, 0
 
 
 class BulkReader:
@@ -80,13 +119,14 @@ class BulkReader:
     ) -> list[R]:
         results: list[R | None] = [None] * len(paths)
         todo = iter(range(len(paths)))  # shared by the readers: a fixed number of them, never a task per path
+        gate = InFlight(self._concurrency)
         connector = aiohttp.TCPConnector(limit=self._concurrency, ssl=tls_context())
         async with aiohttp.ClientSession(headers=self._headers, timeout=TIMEOUT, connector=connector) as session:
 
             async def reader() -> None:
                 for index in todo:
                     try:
-                        body = await self._get(session, paths[index])
+                        body = await self._get(session, gate, paths[index])
                     except ExternalSystemError as exc:
                         results[index] = failed(index, exc)
                     else:
@@ -95,16 +135,18 @@ class BulkReader:
             await asyncio.gather(*(reader() for _ in range(min(self._concurrency, len(paths)))))
         return results  # type: ignore[return-value]  # every index was filled by one reader
 
-    async def _get(self, session: aiohttp.ClientSession, path: str) -> object:
+    async def _get(self, session: aiohttp.ClientSession, gate: InFlight, path: str) -> object:
         system = self._system
         try:
             async for attempt in retry_attempts(self._policy, _TRANSPORT_ERRORS):
                 with attempt:
-                    async with session.get(self._base + path) as response:
+                    async with gate, session.get(self._base + path) as response:
                         status = response.status
                         body = await response.read()
-                        if status == 429 or status >= 500:
-                            raise RetryableStatusError(status, retry_after_seconds(response.headers.get("Retry-After")))
+                        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                    gate.answered(status)
+                    if status == 429 or status >= 500:
+                        raise RetryableStatusError(status, retry_after)
         except RetryableStatusError as exc:
             raise TransientSystemError(f"{system} answered {exc.status} after {self._policy.attempts} tries") from exc
         except TimeoutError as exc:
