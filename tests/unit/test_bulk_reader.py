@@ -220,3 +220,17 @@ def test_429s_slow_the_reader_down_and_every_path_is_still_read(serve):
     results = _read(BulkReader(server.url, system="S", policy=FAST, concurrency=8), [f"e/{n}" for n in range(20)])
     assert results == [(n, n) for n in range(20)]
     assert len(server.seen) == 40
+
+
+def test_the_first_retry_waits_for_retry_after(serve):
+    server = _start(serve, {"/api/a": [(429, {"Retry-After": "1"}, b"{}"), _ok("a")]})
+    started = time.monotonic()
+    assert _read(BulkReader(server.url, system="S", policy=FAST), ["a"]) == [(0, "a")]
+    assert time.monotonic() - started >= 0.9
+
+
+def test_a_policy_of_one_attempt_never_retries(serve):
+    server = _start(serve, {"/api/a": [(503, {}, b""), _ok("a")]})
+    (result,) = _read(BulkReader(server.url, system="S", policy=RetryPolicy(attempts=1)), ["a"])
+    assert isinstance(result, TransientSystemError) and str(result) == "S answered 503 after 1 tries"
+    assert len(server.seen) == 1

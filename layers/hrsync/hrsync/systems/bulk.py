@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 
 import aiohttp
 
@@ -34,6 +35,7 @@ from hrsync.systems.http import (
     check_status,
     retry_after_seconds,
     retry_attempts,
+    retry_rule,
     tls_context,
 )
 
@@ -41,6 +43,7 @@ CONCURRENCY = 128  # requests in flight at most: 10,000 GETs at 40 ms need 100 i
 MIN_IN_FLIGHT = 2
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5.0, sock_read=20.0)
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, TimeoutError)
+_WORTH_RETRYING: tuple[type[Exception], ...] = (RetryableStatusError, *_TRANSPORT_ERRORS)
 
 
 class InFlight:
@@ -138,15 +141,10 @@ class BulkReader:
     async def _get(self, session: aiohttp.ClientSession, gate: InFlight, path: str) -> object:
         system = self._system
         try:
-            async for attempt in retry_attempts(self._policy, _TRANSPORT_ERRORS):
-                with attempt:
-                    async with gate, session.get(self._base + path) as response:
-                        status = response.status
-                        body = await response.read()
-                        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-                    gate.answered(status)
-                    if status == 429 or status >= 500:
-                        raise RetryableStatusError(status, retry_after)
+            try:
+                status, body = await self._try(session, gate, path)
+            except _WORTH_RETRYING as first:
+                status, body = await self._retry(session, gate, path, first)
         except RetryableStatusError as exc:
             raise TransientSystemError(f"{system} answered {exc.status} after {self._policy.attempts} tries") from exc
         except TimeoutError as exc:
@@ -158,3 +156,31 @@ class BulkReader:
             return json.loads(body)
         except ValueError as exc:
             raise TransientSystemError(f"{system} answered with a body that is not JSON") from exc
+
+    async def _try(self, session: aiohttp.ClientSession, gate: InFlight, path: str) -> tuple[int, bytes]:
+        async with gate, session.get(self._base + path) as response:
+            status = response.status
+            body = await response.read()
+            retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        gate.answered(status)
+        if status == 429 or status >= 500:
+            raise RetryableStatusError(status, retry_after)
+        return status, body
+
+    async def _retry(
+        self, session: aiohttp.ClientSession, gate: InFlight, path: str, first: Exception
+    ) -> tuple[int, bytes]:
+        """The tries after a first one that failed in a way worth retrying. The first try goes without the
+        retry machinery: building it for every GET cost a third of the read's CPU (profiled: 3.8 s of CPU for
+        10,000 details with it, 2.5 s without), and nearly every GET succeeds at once. So the wait before the
+        second try is the rule's own (Retry-After, capped) or the policy's first backoff, and stamina takes
+        the tries after that, `attempts` in all."""
+        policy = self._policy
+        wait = retry_rule(policy, _TRANSPORT_ERRORS)(first)
+        if wait is False or policy.attempts < 2:
+            raise first
+        await asyncio.sleep(policy.wait_initial_s if wait is True else wait)
+        async for attempt in retry_attempts(replace(policy, attempts=policy.attempts - 1), _TRANSPORT_ERRORS):
+            with attempt:
+                return await self._try(session, gate, path)
+        raise AssertionError("unreachable: the last attempt returns or raises")

@@ -112,6 +112,19 @@ def retry_attempts(policy: RetryPolicy, transport_errors: tuple[type[Exception],
     retried after its Retry-After, capped, or with exponential backoff and jitter; a timeout or connection error
     (`transport_errors`, the client library's own) with backoff; nothing once less than 2 s of the deadline is
     left, and a Retry-After never waits past it."""
+    return stamina.retry_context(
+        on=retry_rule(policy, transport_errors),
+        attempts=policy.attempts,
+        timeout=None,
+        wait_initial=policy.wait_initial_s,
+        wait_max=policy.max_wait_s,
+    )
+
+
+def retry_rule(
+    policy: RetryPolicy, transport_errors: tuple[type[Exception], ...]
+) -> Callable[[Exception], bool | float]:
+    """Whether `exc` is worth another try under `policy`: False, True (back off), or seconds to wait."""
 
     def should_retry(exc: Exception) -> bool | float:
         if isinstance(exc, RetryableStatusError):
@@ -122,13 +135,7 @@ def retry_attempts(policy: RetryPolicy, transport_errors: tuple[type[Exception],
             return True
         return isinstance(exc, transport_errors) and policy.seconds_left() >= 2
 
-    return stamina.retry_context(
-        on=should_retry,
-        attempts=policy.attempts,
-        timeout=None,
-        wait_initial=policy.wait_initial_s,
-        wait_max=policy.max_wait_s,
-    )
+    return should_retry
 
 
 @lru_cache(maxsize=1)
@@ -259,6 +266,7 @@ __all__ = [
     "request_with_retries",
     "retry_after_seconds",
     "retry_attempts",
+    "retry_rule",
     "send",
     "tls_context",
 ]
