@@ -234,3 +234,33 @@ def test_a_policy_of_one_attempt_never_retries(serve):
     (result,) = _read(BulkReader(server.url, system="S", policy=RetryPolicy(attempts=1)), ["a"])
     assert isinstance(result, TransientSystemError) and str(result) == "S answered 503 after 1 tries"
     assert len(server.seen) == 1
+
+
+def test_a_connection_sets_how_many_details_staffology_reads_at_once(serve):
+    from hrsync.connectors.sources import open_staffology
+    from hrsync.models.connection import Connection, Credentials
+
+    people = [staffology_employee(f"E{n:03}", "Ann", "Lee", f"a{n}@example.com") for n in range(30)]
+    path = f"/api/employers/{DEFAULT_EMPLOYER_ID}/employees/"
+    server = _start(serve, {path + p["id"]: [_ok(p)] for p in people}, delay_s=0.02)
+    connection = Connection.model_validate(
+        {
+            "id": "c1",
+            "connector": "staffology-expensein",
+            "source": {"base_url": server.url, "employer_id": DEFAULT_EMPLOYER_ID},
+            "target": {"base_url": "http://127.0.0.1:9/"},
+            "secret_name": "hrsync/c1",
+            "options": {"source_read_concurrency": 3},
+            "created_at": "2026-11-22T00:00:00Z",
+            "updated_at": "2026-11-22T00:00:00Z",
+        }
+    )
+    credentials = Credentials.model_validate({"source": {"api_key": "k"}, "target": {"api_key": "k"}})
+    adapter = open_staffology(connection, credentials, FAST)
+    listing = Listing()
+    try:
+        adapter.read_details([p["id"] for p in people], listing)
+    finally:
+        adapter.close()
+    assert len(listing.records) == 30
+    assert server.most_in_flight == 3

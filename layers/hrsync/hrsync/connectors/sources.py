@@ -19,16 +19,21 @@ class SourceOption:
     open: Callable[[Connection, Credentials, RetryPolicy], SourceSystem]
 
 
-def _staffology(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> StaffologyPayroll:
+def open_staffology(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> StaffologyPayroll:
+    """The connection's Staffology employer, read with the connection's `source_read_concurrency`."""
     if not connection.source.employer_id:
         raise ConfigurationError(f"connection {connection.id}: source.employer_id is required for Staffology")
     return StaffologyPayroll.connect(
-        str(connection.source.base_url), connection.source.employer_id, credentials.source.api_key, policy
+        str(connection.source.base_url),
+        connection.source.employer_id,
+        credentials.source.api_key,
+        policy,
+        concurrency=connection.options.source_read_concurrency,
     )
 
 
 SOURCES: dict[str, SourceOption] = {
-    "staffology": SourceOption(STAFFOLOGY_NAME, _staffology),
+    "staffology": SourceOption(STAFFOLOGY_NAME, open_staffology),
 }
 
 

@@ -8,22 +8,13 @@ the connection's include_bank_details option is on.
 from __future__ import annotations
 
 from hrsync.connectors.base import Connector, target_budget
-from hrsync.errors import ConfigurationError
+from hrsync.connectors.sources import open_staffology
 from hrsync.models.connection import Connection, Credentials
 from hrsync.sync.plan import Policy
 from hrsync.systems.expensein import ExpenseIn
 from hrsync.systems.http import RetryPolicy
-from hrsync.systems.staffology import StaffologyPayroll
 
 NAME = "staffology-expensein"
-
-
-def _source(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> StaffologyPayroll:
-    if not connection.source.employer_id:
-        raise ConfigurationError(f"connection {connection.id}: source.employer_id is required for Staffology")
-    return StaffologyPayroll.connect(
-        str(connection.source.base_url), connection.source.employer_id, credentials.source.api_key, policy
-    )
 
 
 def _target(connection: Connection, credentials: Credentials, policy: RetryPolicy) -> ExpenseIn:
@@ -52,7 +43,7 @@ CONNECTOR = Connector(
     name=NAME,
     source_name="Staffology Payroll",
     target_name="ExpenseIn",
-    open_source=_source,
+    open_source=open_staffology,
     open_target=_target,
     policy_for=_policy,
 )

@@ -40,6 +40,9 @@ class ConnectionOptions(BaseModel):
     target_rate_limit_per_s: Annotated[float, AfterValidator(_four_places)] | None = Field(
         default=None, ge=0.01, le=10_000
     )
+    # Employee details a full read fetches from the source at once, at most (Staffology: its list gives ids
+    # only). A 429 halves it for the rest of that read; lower it for a source that throttles.
+    source_read_concurrency: int = Field(default=256, ge=1, le=1024)
     # Incremental runs (a source with a change feed): changes are read from the last complete read minus
     # this overlap (the source's clock may run behind ours), and every so many days a run reads everyone.
     change_feed_overlap_seconds: int = Field(default=300, ge=0, le=86_400)

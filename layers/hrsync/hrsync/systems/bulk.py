@@ -39,7 +39,7 @@ from hrsync.systems.http import (
     tls_context,
 )
 
-CONCURRENCY = 128  # requests in flight at most: 10,000 GETs at 40 ms need 100 in flight to take 4 s
+CONCURRENCY = 256  # requests in flight at most: 10,000 GETs at 40 ms take 1.6 s at 256, 3.1 s at 128
 MIN_IN_FLIGHT = 2
 TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=5.0, sock_read=20.0)
 _TRANSPORT_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError, TimeoutError)

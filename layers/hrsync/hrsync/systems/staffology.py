@@ -28,7 +28,7 @@ from hrsync.models.employee import (
     Listing,
     RecordRejection,
 )
-from hrsync.systems.bulk import BulkReader
+from hrsync.systems.bulk import CONCURRENCY, BulkReader
 from hrsync.systems.http import RetryPolicy, build_client, json_body, send
 from hrsync.systems.mapping import VendorModel, clean_text, id_of, rejection_from
 
@@ -157,9 +157,12 @@ class StaffologyPayroll:
         self._bulk = bulk
 
     @classmethod
-    def connect(cls, base_url: str, employer_id: str, api_key: str, policy: RetryPolicy) -> StaffologyPayroll:
+    def connect(
+        cls, base_url: str, employer_id: str, api_key: str, policy: RetryPolicy, *, concurrency: int = CONCURRENCY
+    ) -> StaffologyPayroll:
+        """`concurrency`: details a full read fetches at once, at most (see BulkReader)."""
         client = build_client(base_url, auth=httpx.BasicAuth("hrsync", api_key))
-        bulk = BulkReader(base_url, system=NAME, policy=policy, basic_auth=("hrsync", api_key))
+        bulk = BulkReader(base_url, system=NAME, policy=policy, basic_auth=("hrsync", api_key), concurrency=concurrency)
         return cls(client, employer_id, policy, bulk=bulk)
 
     def close(self) -> None:
