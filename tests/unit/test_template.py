@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hrsync.models.work import WORKER_BATCH_MESSAGES
 from sandbox.localaws import load_template
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
@@ -114,6 +115,12 @@ def test_event_sources_each_queue_read_by_its_function(template: dict[str, Any])
     for source in (worker, review):
         assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert worker["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "WorkerMaxConcurrency"}
+    assert worker["BatchSize"] == WORKER_BATCH_MESSAGES  # a run sizes its first slice by it
+
+
+def test_every_function_knows_the_worker_concurrency(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["WORKER_CONCURRENCY"] == {"Ref": "WorkerMaxConcurrency"}
 
 
 @pytest.mark.parametrize("queue", ["ReviewDLQ", "ScheduleDLQ", "SyncDLQ"])

@@ -41,7 +41,7 @@ from hrsync.models.records import (
     RunStatus,
     SyncStatus,
 )
-from hrsync.models.work import Action, WorkItem, items_per_message
+from hrsync.models.work import WORKER_BATCH_MESSAGES, Action, WorkItem, items_per_message
 from hrsync.observability import METRICS_NAMESPACE, SERVICE, logger
 from hrsync.settings import get_settings
 from hrsync.store.queue import send_work_items
@@ -52,7 +52,6 @@ from hrsync.sync.plan import EmployeePlan, Outcome, Plan, plan_run
 from hrsync.systems.base import IncrementalSource
 
 QUEUE_SLICE = 1000  # employees' states written, then their work items queued, at a time
-FIRST_QUEUE_SLICE = 250  # the first slices are smaller (250, 500, then 1000s), so the workers start sooner
 TIMED_OUT_REASON = "its lease expired before it finished (the function stopped or timed out)"
 _STATUS_OF = {
     Outcome.APPLY: SyncStatus.IN_PROGRESS,
@@ -482,7 +481,10 @@ def _queue(
     per_message = items_per_message(len(pending))
     messages = 0
     now = clock.iso()
-    for start, end in queue_slices(len(pending)):
+    # The first slice is one full batch for each worker, so they all start together: each paces itself at
+    # its share of the target's limit, and one that started late would be the last to finish.
+    first = get_settings().worker_concurrency * WORKER_BATCH_MESSAGES * per_message
+    for start, end in queue_slices(len(pending), first):
         chunk = pending[start:end]
         db.put_employee_states(
             [_new_state(run, p, states.get(p.employee_id), fingerprints, now, selected) for p in chunk]
@@ -504,12 +506,12 @@ def _queue(
         db.log(run.run_id, f"Queued {len(pending)} changes for {target_name} in {messages} messages")
 
 
-def queue_slices(count: int) -> Iterator[tuple[int, int]]:
-    """Where `_queue` cuts `count` pending employees: FIRST_QUEUE_SLICE, doubling up to QUEUE_SLICE."""
-    start, size = 0, FIRST_QUEUE_SLICE
+def queue_slices(count: int, first: int) -> Iterator[tuple[int, int]]:
+    """Where `_queue` cuts `count` pending employees: `first` of them, then QUEUE_SLICE at a time."""
+    start, size = 0, max(1, first)
     while start < count:
         yield start, min(start + size, count)
-        start, size = start + size, min(size * 2, QUEUE_SLICE)
+        start, size = start + size, QUEUE_SLICE
 
 
 def _counters(plan: Plan) -> RunCounters:

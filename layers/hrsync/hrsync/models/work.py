@@ -40,6 +40,9 @@ class WorkMessage(BaseModel):
     items: tuple[WorkItem, ...] = Field(min_length=1, max_length=MAX_ITEMS_PER_MESSAGE)
 
 
+WORKER_BATCH_MESSAGES = 10  # template.yaml: SyncWorkerFunction's SQS BatchSize (a test keeps them equal)
+
+
 def items_per_message(count: int) -> int:
     """How many items a message carries for a run of `count` changes: spread small runs over many messages,
     cap large ones."""
