@@ -5,7 +5,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from hrsync.api.app import resolve
-from hrsync.entry import lambda_entry
+from hrsync.entry import lambda_entry, warm_up
+
+warm_up()
 
 
 @lambda_entry

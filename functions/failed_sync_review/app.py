@@ -4,7 +4,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from hrsync.entry import handle_dead_letters, lambda_entry
+from hrsync.entry import handle_dead_letters, lambda_entry, warm_up
+
+warm_up()
 
 
 @lambda_entry

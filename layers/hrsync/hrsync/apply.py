@@ -21,8 +21,14 @@ from datetime import date
 from functools import lru_cache
 
 from hrsync import clock
-from hrsync.context import OpenConnection, store, with_fresh_credentials
-from hrsync.errors import AttemptInProgressError, RecordNotFoundError, RejectedBySystemError, TransientSystemError
+from hrsync.context import OpenConnection, open_connection, store, with_fresh_credentials
+from hrsync.errors import (
+    AttemptInProgressError,
+    HrsyncError,
+    RecordNotFoundError,
+    RejectedBySystemError,
+    TransientSystemError,
+)
 from hrsync.models.employee import Employee, EmploymentStatus, RecordRejection
 from hrsync.models.records import EmployeeState, Failure, HistoryEntry, SyncStatus
 from hrsync.models.work import Action, WorkItem
@@ -60,8 +66,13 @@ class Batch:
 
     @classmethod
     def prefetch(cls, items: list[WorkItem]) -> Batch:
+        """Read the batch's states and connections, and meanwhile open the connections' systems (their
+        credentials and clients): a new worker's first batch spent a second doing one after the other."""
         keys = sorted({(i.connection_id, i.employee_id) for i in items})
-        states, connections = store().worker_view(keys, sorted({i.connection_id for i in items}))
+        connection_ids = sorted({i.connection_id for i in items})
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="open") as side:
+            side.submit(_open_each, connection_ids)
+            states, connections = store().worker_view(keys, connection_ids)
         return cls(states=states, connections=connections)
 
     def settle(self) -> None:
@@ -76,6 +87,15 @@ class Batch:
             expires = int(state.get("lock_expires_at", 0)) if state.get("lock_run_id") == run_id else 0
             if expires - clock.epoch() < lease // 2:
                 db.extend_lease(connection_id, run_id, lease)
+
+
+def _open_each(connection_ids: list[str]) -> None:
+    """Open each connection ahead of its items; one that cannot be opened is left to them, which report it."""
+    for connection_id in connection_ids:
+        try:
+            open_connection(connection_id)
+        except HrsyncError:
+            continue
 
 
 def apply_work_item(

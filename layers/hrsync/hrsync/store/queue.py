@@ -12,7 +12,7 @@ from hrsync.store.dynamo import StoreError
 
 
 @lru_cache(maxsize=1)
-def _sqs() -> Any:
+def client() -> Any:
     return boto3.client("sqs")
 
 
@@ -29,7 +29,7 @@ def send_work_items(queue_url: str, items: list[WorkItem], per_message: int | No
     for start in range(0, len(messages), 10):
         chunk = {str(i): message for i, message in enumerate(messages[start : start + 10])}
         for _ in range(5):
-            response = _sqs().send_message_batch(
+            response = client().send_message_batch(
                 QueueUrl=queue_url,
                 Entries=[{"Id": key, "MessageBody": message.model_dump_json()} for key, message in chunk.items()],
             )
@@ -43,4 +43,4 @@ def send_work_items(queue_url: str, items: list[WorkItem], per_message: int | No
 
 
 def reset_clients() -> None:
-    _sqs.cache_clear()
+    client.cache_clear()

@@ -19,7 +19,7 @@ CACHE_SECONDS = 300
 def credentials_for(connection: Connection, *, force: bool = False) -> Credentials:
     """The connection's credentials; `force` fetches again (after a system refused the cached ones)."""
     try:
-        raw = parameters.get_secret(connection.secret_name, transform="json", max_age=CACHE_SECONDS, force_fetch=force)
+        raw = provider().get(connection.secret_name, transform="json", max_age=CACHE_SECONDS, force_fetch=force)
     except parameters.exceptions.GetParameterError as exc:
         raise ConfigurationError(
             f"connection {connection.id}: secret {connection.secret_name} could not be read"
@@ -31,6 +31,12 @@ def credentials_for(connection: Connection, *, force: bool = False) -> Credentia
     except ValidationError as exc:
         fields = ", ".join(".".join(str(p) for p in err["loc"]) for err in exc.errors(include_input=False))
         raise ConfigurationError(f"connection {connection.id}: secret {connection.secret_name} lacks {fields}") from exc
+
+
+@lru_cache(maxsize=1)
+def provider() -> parameters.SecretsProvider:
+    """Powertools' Secrets Manager provider (its cache is per provider): created on first use, or by warm_up."""
+    return parameters.SecretsProvider()
 
 
 @lru_cache(maxsize=1)
@@ -52,3 +58,4 @@ def current_version(secret_name: str) -> str | None:
 
 def reset_clients() -> None:
     _secretsmanager.cache_clear()
+    provider.cache_clear()
