@@ -286,9 +286,12 @@ def naive(stack: LocalStack, template: dict[str, Any], count: int) -> None:
     )
     policy = RetryPolicy(attempts=20)
     source = StaffologyPayroll.connect(
-        template["source"]["base_url"], template["source"]["employer_id"], credentials.source.api_key, policy
+        template["source"]["base_url"],
+        template["source"]["employer_id"],
+        credentials.source.api_key,
+        policy,
+        concurrency=1,  # one request at a time
     )
-    source._concurrency = 1
     target = ExpenseIn.connect(template["target"]["base_url"], credentials.target.api_key, policy, include_bank=False)
     table = stack.client("dynamodb")
     name = stack.resources.ref("Table")
