@@ -63,14 +63,16 @@ def employee(code: str) -> dict[str, Any]:
     return dict(body)
 
 
-def connection_body(micropay: MicrOpaySimulator, worknice: WorkniceSimulator, **options: Any) -> dict[str, Any]:
-    return {
+def save_connection(micropay: MicrOpaySimulator, worknice: WorkniceSimulator, **options: Any) -> tuple[int, Any]:
+    """PUT the connection to these simulators with `options`, through the API; its status and body."""
+    body = {
         "connector": "micropay-worknice",
         "source": {"base_url": micropay.url},
         "target": {"base_url": worknice.url, "employer_id": INTEGRATION},
         "secret_name": f"hrsync/{CONNECTION}",
         "options": options,
     }
+    return api("api-put-connection.json", path=f"/connections/{CONNECTION}", body=body)
 
 
 @pytest.fixture
@@ -116,9 +118,7 @@ def linked(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[MicrOpay
                 }
             ),
         )
-        status, body = api(
-            "api-put-connection.json", path=f"/connections/{CONNECTION}", body=connection_body(micropay, worknice)
-        )
+        status, body = save_connection(micropay, worknice)
         assert status == 201, body
         run_invocations(aws)
         drain(aws)
@@ -270,11 +270,7 @@ def test_resolve_unknown_conflict_is_404_and_bad_winner_is_422(aws, linked):
 
 def test_prefer_source_settles_a_conflict_without_review(aws, linked):
     micropay, worknice = linked
-    status, body = api(
-        "api-put-connection.json",
-        path=f"/connections/{CONNECTION}",
-        body=connection_body(micropay, worknice, prefer={"personal": "source"}),
-    )
+    status, body = save_connection(micropay, worknice, prefer={"personal": "source"})
     assert status in (200, 201), body
     run_invocations(aws)
     drain(aws)
@@ -302,11 +298,7 @@ def test_prefer_source_settles_a_conflict_without_review(aws, linked):
 )
 def test_unsupported_direction_is_422_naming_the_option(aws, linked, options, named):
     micropay, worknice = linked
-    status, body = api(
-        "api-put-connection.json",
-        path=f"/connections/{CONNECTION}",
-        body=connection_body(micropay, worknice, **options),
-    )
+    status, body = save_connection(micropay, worknice, **options)
     assert status == 422, body
     assert named in body["message"]
 
@@ -408,11 +400,7 @@ def test_approved_leave_is_recorded_once_and_a_cancellation_follows(aws, linked)
 def test_leave_balances_reach_worknice_for_visible_categories_only_when_changed(aws, linked):
     micropay, worknice = linked
     put(micropay, "leave-balances", {"P001": {"ANNUAL": "76.0", "SICK": "38.0", "LSL": "10.0"}})
-    status, body = api(
-        "api-put-connection.json",
-        path=f"/connections/{CONNECTION}",
-        body=connection_body(micropay, worknice, visible_leave_categories=["ANNUAL", "SICK"]),
-    )
+    status, body = save_connection(micropay, worknice, visible_leave_categories=["ANNUAL", "SICK"])
     assert status == 200, body
     sync(aws)
 
@@ -440,11 +428,7 @@ def approvals(micropay: MicrOpaySimulator, code: str) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("direction", ["two_way", "target_to_source"])
 def test_bank_split_in_percentages_reaches_micropay_as_fixed_amounts_of_the_known_pay(aws, linked, direction):
     micropay, worknice = linked
-    status, body = api(
-        "api-put-connection.json",
-        path=f"/connections/{CONNECTION}",
-        body=connection_body(micropay, worknice, directions={"bank": direction}),
-    )
+    status, body = save_connection(micropay, worknice, directions={"bank": direction})
     assert status == 200, body
     run_invocations(aws)
     drain(aws)
@@ -509,11 +493,7 @@ def test_bank_split_in_percentages_reaches_micropay_as_fixed_amounts_of_the_know
 
 def test_bank_split_in_percentages_follows_a_pay_change_when_two_way(aws, linked):
     micropay, worknice = linked
-    status, body = api(
-        "api-put-connection.json",
-        path=f"/connections/{CONNECTION}",
-        body=connection_body(micropay, worknice, directions={"bank": "two_way"}),
-    )
+    status, body = save_connection(micropay, worknice, directions={"bank": "two_way"})
     assert status == 200, body
     run_invocations(aws)
     drain(aws)
