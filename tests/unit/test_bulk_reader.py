@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import stamina
 
+from hrsync.connectors.sources import open_staffology
 from hrsync.errors import (
     AuthenticationError,
     ExternalSystemError,
@@ -21,12 +22,14 @@ from hrsync.errors import (
     RejectedBySystemError,
     TransientSystemError,
 )
+from hrsync.models.connection import Credentials
 from hrsync.models.employee import Listing
 from hrsync.systems.bulk import MIN_IN_FLIGHT, BulkReader, InFlight
 from hrsync.systems.http import RetryPolicy
 from hrsync.systems.staffology import StaffologyPayroll
 from sandbox.sample import staffology_employee
 from sandbox.simulators.staffology import DEFAULT_API_KEY, DEFAULT_EMPLOYER_ID, StaffologySimulator
+from tests.factories import staffology_expensein
 
 FAST = RetryPolicy(attempts=3, max_wait_s=2.0, wait_initial_s=0.01)
 Answer = tuple[int, dict[str, str], bytes]
@@ -237,24 +240,10 @@ def test_a_policy_of_one_attempt_never_retries(serve):
 
 
 def test_a_connection_sets_how_many_details_staffology_reads_at_once(serve):
-    from hrsync.connectors.sources import open_staffology
-    from hrsync.models.connection import Connection, Credentials
-
     people = [staffology_employee(f"E{n:03}", "Ann", "Lee", f"a{n}@example.com") for n in range(30)]
     path = f"/api/employers/{DEFAULT_EMPLOYER_ID}/employees/"
     server = _start(serve, {path + p["id"]: [_ok(p)] for p in people}, delay_s=0.02)
-    connection = Connection.model_validate(
-        {
-            "id": "c1",
-            "connector": "staffology-expensein",
-            "source": {"base_url": server.url, "employer_id": DEFAULT_EMPLOYER_ID},
-            "target": {"base_url": "http://127.0.0.1:9/"},
-            "secret_name": "hrsync/c1",
-            "options": {"source_read_concurrency": 3},
-            "created_at": "2026-11-22T00:00:00Z",
-            "updated_at": "2026-11-22T00:00:00Z",
-        }
-    )
+    connection = staffology_expensein(source_url=server.url, employer_id=DEFAULT_EMPLOYER_ID, source_read_concurrency=3)
     credentials = Credentials.model_validate({"source": {"api_key": "k"}, "target": {"api_key": "k"}})
     adapter = open_staffology(connection, credentials, FAST)
     listing = Listing()

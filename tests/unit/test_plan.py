@@ -5,23 +5,13 @@ from __future__ import annotations
 from datetime import date
 
 from hrsync.connectors.staffology_expensein import CONNECTOR
-from hrsync.models.connection import Connection
 from hrsync.models.employee import BankDetails, Employee, EmploymentStatus, Listing, RecordRejection
 from hrsync.models.records import ConflictKind
 from hrsync.models.work import Action
 from hrsync.sync.plan import Outcome, Plan, plan_run
+from tests.factories import staffology_expensein
 
-CONN = Connection.model_validate(
-    {
-        "id": "c1",
-        "connector": "staffology-expensein",
-        "source": {"base_url": "http://127.0.0.1:1", "employer_id": "e"},
-        "target": {"base_url": "http://127.0.0.1:2"},
-        "secret_name": "hrsync/c1",
-        "created_at": "x",
-        "updated_at": "x",
-    }
-)
+CONN = staffology_expensein()
 POLICY = CONNECTOR.policy_for(CONN)
 BANK_POLICY = CONNECTOR.policy_for(
     CONN.model_copy(update={"options": CONN.options.model_copy(update={"include_bank_details": True})})

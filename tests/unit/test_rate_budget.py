@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from hrsync.systems.http import RateBudget, RetryPolicy, send
+from tests.factories import staffology_expensein
 
 
 class Clock:
@@ -81,7 +82,6 @@ def test_budget_429_drops_the_credit():
 
 def test_budgets_of_a_connection_are_shared_by_the_process_and_split_the_limit(monkeypatch: pytest.MonkeyPatch):
     from hrsync.connectors.base import BUDGET_BURST_S, target_budget
-    from hrsync.models.connection import Connection
 
     for name, value in {"WORKER_CONCURRENCY": "4", "TABLE_NAME": "t", "SYNC_QUEUE_URL": "http://q.test/q"}.items():
         monkeypatch.setenv(name, value)
@@ -89,18 +89,7 @@ def test_budgets_of_a_connection_are_shared_by_the_process_and_split_the_limit(m
 
     get_settings.cache_clear()
     try:
-        connection = Connection.model_validate(
-            {
-                "id": "budget-test",
-                "connector": "staffology-expensein",
-                "source": {"base_url": "http://s.test", "employer_id": "00000000-0000-0000-0000-000000000001"},
-                "target": {"base_url": "http://t.test"},
-                "secret_name": "hrsync/budget-test",
-                "options": {"target_rate_limit_per_s": 200},
-                "created_at": "2026-11-22T00:00:00Z",
-                "updated_at": "2026-11-22T00:00:00Z",
-            }
-        )
+        connection = staffology_expensein("budget-test", target_rate_limit_per_s=200)
         first, second = target_budget(connection), target_budget(connection)
         assert first is second
         assert first is not None and first.ceiling == 50 and first.burst_s == BUDGET_BURST_S
